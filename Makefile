@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# KSM++ - see README.md.  Every target installs what it needs with apt-get.
+# Build products go to $(KSMPP_BUILD_DIR) (default: ./build).
+
+FLAVOUR ?= test
+S := scripts
+
+.PHONY: help demo test series build tree boot clean distclean
+
+help:
+	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
+	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
+	@echo "make series    emit the series as git format-patch files in build/series"
+	@echo "make build     build one kernel flavour (FLAVOUR=test|bench, default test)"
+	@echo "make boot CMD='...'   boot FLAVOUR and run CMD inside (default: a shell command list)"
+	@echo "make clean     remove kernel objects (keeps the base tree and ccache)"
+	@echo "make distclean remove the whole build directory"
+
+demo:
+	@$(S)/demo.sh
+
+test:
+	@$(S)/test.sh
+
+series:
+	@$(S)/series.sh
+
+tree:
+	@$(S)/tree.sh
+
+build:
+	@$(S)/build.sh $(FLAVOUR)
+
+boot:
+	@$(S)/build.sh $(FLAVOUR)
+	@$(S)/boot.sh -f $(FLAVOUR) -- sh -c '$(or $(CMD),uname -a; cat /sys/kernel/mm/ksm/run)'
+
+clean:
+	rm -rf $${KSMPP_BUILD_DIR:-build}/obj-* $${KSMPP_BUILD_DIR:-build}/selftests $${KSMPP_BUILD_DIR:-build}/runs
+
+distclean:
+	rm -rf $${KSMPP_BUILD_DIR:-build}

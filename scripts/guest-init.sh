@@ -1,0 +1,42 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# guest-init.sh - PID 1 of the KSM++ test guest.
+#
+# The guest's root is the host's root, read-only over virtio-9p.  This
+# mounts the pseudo filesystems and writable scratch space, mounts the
+# writable result share (9p tag "results") on /mnt/results, runs
+# /mnt/results/cmd.sh with its output on the second serial port (ttyS1,
+# the host's terminal), records its exit status and powers off.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+HOME=/root
+export PATH HOME
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm 2>/dev/null
+mount -t devpts devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+for d in /tmp /run /var/tmp /root /mnt; do
+	mount -t tmpfs -o mode=1777 tmpfs "$d"
+done
+mkdir -p /mnt/results
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /mnt/results
+
+out=/dev/ttyS1
+[ -c "$out" ] || out=/dev/console
+{
+	echo "guest: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
+	cd /mnt/results && TMPDIR=/tmp sh ./cmd.sh
+	echo $? >/mnt/results/exit-status
+} <"$out" >"$out" 2>&1
+sync
+echo "guest: command exited with status $(cat /mnt/results/exit-status 2>/dev/null)" >/dev/console
+umount /mnt/results 2>/dev/null
+# Power off through ACPI; PID 1 exiting would panic, which also ends QEMU.
+echo o >/proc/sysrq-trigger
+sleep 10

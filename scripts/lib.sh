@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common helpers for the KSM++ scripts.  Sourced, never executed.
+#
+# Environment (all optional):
+#   KSMPP_BUILD_DIR  where every build product goes (default: <repo>/build)
+#   KSMPP_JOBS       make -j value (default: number of CPUs)
+#   KSMPP_KVM=1      boot the patched kernel with KVM instead of TCG
+#   KSMPP_NO_APT=1   never call apt-get; fail if something is missing
+
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=${KSMPP_BUILD_DIR:-$REPO/build}
+mkdir -p "$B"
+B=$(cd "$B" && pwd)
+JOBS=${KSMPP_JOBS:-$(nproc)}
+
+BASE_PKG=linux-source-6.12
+BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
+SRC=${KSMPP_SRC:-$B/linux}	# git repo: pristine base commit + applied series
+# Root of the overlay directories and patches/ (tests point it elsewhere).
+SERIES_ROOT=${KSMPP_SERIES_DIR:-$REPO}
+OVERLAY_DIRS="mm include Documentation tools/testing"
+
+# Prefer ccache through PATH (changing CC would invalidate every object).
+if [ -d /usr/lib/ccache ]; then
+	export PATH=/usr/lib/ccache:$PATH
+	export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+	export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+fi
+
+_t0=$(date +%s)
+log()  { printf '[%4ss] %s\n' "$(( $(date +%s) - _t0 ))" "$*" >&2; }
+die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# need_pkgs PKG... : install the Debian packages that are missing.
+need_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "${KSMPP_NO_APT:-0}" = 1 ] && die "missing packages: ${missing[*]}"
+	local sudo=
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	log "installing: ${missing[*]}"
+	if [ ! -f "$B/.apt-updated" ]; then
+		$sudo apt-get update -q >"$B/apt.log" 2>&1 ||
+			{ cat "$B/apt.log" >&2; die "apt-get update failed"; }
+		touch "$B/.apt-updated"
+	fi
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
+		--no-install-recommends "${missing[@]}" >>"$B/apt.log" 2>&1 ||
+		{ tail -30 "$B/apt.log" >&2; die "apt-get install failed"; }
+}
+
+# Packages to build the kernel, boot it, and build the selftests.
+BUILD_PKGS="linux-source-6.12 build-essential flex bison bc libelf-dev
+	libssl-dev ccache xz-utils cpio rsync git python3 perl"
+BOOT_PKGS="qemu-system-x86 busybox-static"
+TEST_PKGS="libnuma-dev libcap-dev"
+
+# Kernel release string of the base tree, e.g. "6.12.117".
+base_version() {
+	make -s -C "$SRC" kernelversion 2>/dev/null
+}
+
+# Debian package version of the base, e.g. "6.12.117-1~deb12u1".
+base_pkg_version() {
+	dpkg-query -W -f='${Version}' "$BASE_PKG"
+}
+
+# run_logged LOG CMD... : run CMD with output to LOG, printing a progress
+# line every 30 s (the last line of LOG) so long steps are not silent.
+run_logged() {
+	local logf=$1 pid rc=0 n=0
+	shift
+	"$@" >"$logf" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		n=$((n + 1))
+		if [ $((n % 30)) = 0 ]; then
+			log "  ... $(wc -l <"$logf") lines, last: $(tail -n1 "$logf" | cut -c1-90)"
+		fi
+	done
+	wait "$pid" || rc=$?
+	return $rc
+}

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# test.sh - the KSM++ test suite (make test).
+#
+#  1. pipeline: the tree/patch machinery (idempotent apply, failing patch)
+#  2. series: the emitted series applies with `git am` to the pristine base
+#     and yields exactly the tree we build
+#  3. checkpatch.pl --strict on every patch of the series
+#  4. scripts/kernel-doc -none on every new .c/.h file
+#  5. boots the `test` kernel (two NUMA nodes) and runs the KUnit suites
+#     built into it (KTAP parsed by kunit.py) and the selftests of
+#     scripts/selftests.list (upstream KSM selftests plus ours)
+#  6. the console log of that boot has no WARN/BUG/lockdep/KASAN/KFENCE splat
+#
+# One line per test; the last line is "N passed, N failed"; exit status is
+# non-zero on any failure.
+
+. "$(dirname "$0")/lib.sh"
+set +e
+
+npass=0 nfail=0 nskip=0
+pass() { npass=$((npass + 1)); echo "PASS $*"; }
+fail() { nfail=$((nfail + 1)); echo "FAIL $*"; }
+skip() { nskip=$((nskip + 1)); echo "SKIP $*"; }
+summary() {
+	echo "$npass passed, $nfail failed"
+	[ $nfail = 0 ]
+}
+
+need_pkgs $BUILD_PKGS $BOOT_PKGS $TEST_PKGS
+T=$B/test
+mkdir -p "$T"
+
+# --- 1. pipeline ---------------------------------------------------------
+log "pipeline self-test"
+if "$REPO/scripts/test-pipeline.sh" >"$T/pipeline.log" 2>&1; then
+	while read -r l; do pass "$l"; done < <(sed -n 's/^ok //p' "$T/pipeline.log")
+else
+	sed -n 's/^ok //p' "$T/pipeline.log" | while read -r l; do echo "PASS $l"; done
+	npass=$((npass + $(grep -c '^ok ' "$T/pipeline.log" || true)))
+	fail "pipeline: $(grep -m1 '^not ok' "$T/pipeline.log" || tail -n1 "$T/pipeline.log")"
+	tail -n 20 "$T/pipeline.log"
+fi
+
+# --- 2. series applies with git am ---------------------------------------
+log "emitting the series and applying it with git am"
+if ! "$REPO/scripts/series.sh" "$T/series" >"$T/series.log" 2>&1; then
+	fail "series: emit ($(tail -n1 "$T/series.log"))"
+else
+	scratch=$B/scratch
+	[ -d "$scratch/.git" ] || [ -f "$scratch/.git" ] ||
+		git -C "$SRC" worktree add -q --detach "$scratch" base
+	git -C "$scratch" am --abort >/dev/null 2>&1 || true
+	git -C "$scratch" checkout -q -f --detach base
+	git -C "$scratch" clean -fdq
+	npatch=$(find "$T/series" -name '0*.patch' ! -name '0000-cover-letter.patch' | wc -l)
+	if [ "$npatch" -gt 0 ] &&
+	   ! git -C "$scratch" -c user.name=test -c user.email=test@localhost \
+		am -q "$T/series"/0*.patch >"$T/am.log" 2>&1; then
+		fail "series: git am ($(head -n1 "$T/am.log"))"
+	elif [ "$(git -C "$scratch" rev-parse 'HEAD^{tree}')" != "$(git -C "$SRC" rev-parse 'HEAD^{tree}')" ]; then
+		fail "series: $npatch patches applied but the tree differs from the built tree"
+	else
+		pass "series: $npatch patches apply with git am to $BASE_PKG $(cat "$B/base-pkg-version") and match the built tree"
+	fi
+fi
+
+# --- 3. checkpatch ---------------------------------------------------------
+for p in "$T/series"/0*.patch; do
+	[ -f "$p" ] || continue
+	case $p in *0000-cover-letter.patch) continue ;; esac
+	if (cd "$SRC" && ./scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p") >"$T/checkpatch.log" 2>&1; then
+		pass "checkpatch --strict: $(basename "$p")"
+	else
+		fail "checkpatch --strict: $(basename "$p")"
+		sed 's/^/    /' "$T/checkpatch.log" | head -n 30
+	fi
+done
+
+# --- 4. kernel-doc ---------------------------------------------------------
+while read -r f; do
+	if out=$(cd "$SRC" && ./scripts/kernel-doc -none -Wall "$f" 2>&1) && [ -z "$out" ]; then
+		pass "kernel-doc: $f"
+	else
+		fail "kernel-doc: $f"
+		echo "$out" | sed 's/^/    /' | head -n 20
+	fi
+done < <(cd "$REPO" && for d in $OVERLAY_DIRS; do
+		if [ -d "$d" ]; then find "$d" -type f \( -name '*.c' -o -name '*.h' \) ! -path 'tools/*'; fi
+	 done | sort)
+
+# --- 5. boot: KUnit + selftests -------------------------------------------
+if ! "$REPO/scripts/build.sh" test 2>&1; then
+	fail "build: test kernel"
+	summary
+	exit 1
+fi
+pass "build: test kernel $(cat "$B/obj-test/include/config/kernel.release")"
+
+log "building selftests"
+ST=$B/selftests/mm
+mkdir -p "$ST"
+bins=$(sed -e 's/#.*//' "$REPO/scripts/selftests.list" | awk -F'|' 'NF >= 3 { split($3, w, " "); print w[1] }' | sort -u)
+if ! run_logged "$T/selftests-build.log" bash -c '
+	make -s -C "$1" O="$2" headers &&
+	make -C "$1/tools/testing/selftests/mm" OUTPUT="$3" \
+		KHDR_INCLUDES="-isystem $2/usr/include" $(for b in $4; do echo "$3/$b"; done)' \
+	_ "$SRC" "$B/obj-test" "$ST" "$bins"; then
+	fail "build: selftests"
+	tail -n 20 "$T/selftests-build.log"
+	summary
+	exit 1
+fi
+pass "build: selftests ($(echo $bins))"
+
+run=$T/run
+rm -rf "$run"
+mkdir -p "$run"
+log "booting the test kernel: KUnit at boot, then the selftests"
+numa=(-q "-object" -q "memory-backend-ram,id=m0,size=1G" -q "-numa" -q "node,memdev=m0,cpus=0"
+      -q "-object" -q "memory-backend-ram,id=m1,size=1G" -q "-numa" -q "node,memdev=m1,cpus=1")
+"$REPO/scripts/boot.sh" -f test -m 2048 -c 2 -t 1500 -o "$run" "${numa[@]}" -- \
+	"$REPO/scripts/guest-selftests.sh" "$ST" "$REPO/scripts/selftests.list" >"$T/boot.log" 2>&1
+brc=$?
+[ $brc = 0 ] || { fail "boot: test kernel ran the selftests (status $brc)"; tail -n 40 "$T/boot.log"; }
+
+# KUnit: the KTAP the built-in suites printed at boot.
+if grep -q 'KTAP version' "$run/console.log" 2>/dev/null; then
+	python3 "$SRC/tools/testing/kunit/kunit.py" parse --json="$T/kunit.json" "$run/console.log" >"$T/kunit.log" 2>&1
+	krc=$?
+	python3 "$REPO/scripts/kunit-summary.py" "$T/kunit.json" >"$T/kunit.lines" 2>>"$T/kunit.log"
+	if [ -s "$T/kunit.lines" ]; then
+		while read -r st rest; do
+			[ "$st" = PASS ] && pass "$rest" || fail "$rest"
+		done <"$T/kunit.lines"
+	fi
+	[ $krc = 0 ] || fail "kunit: KTAP parse reports failures (see $T/kunit.log)"
+	[ -s "$T/kunit.lines" ] || [ $krc != 0 ] || skip "kunit: no suites in the series yet"
+else
+	fail "kunit: no KTAP output on the console"
+fi
+
+# Selftests.
+if [ -f "$run/selftests/results" ]; then
+	while read -r st rest; do
+		case $st in
+		PASS) pass "selftest: $rest" ;;
+		SKIP) skip "selftest: $rest" ;;
+		*) fail "selftest: $rest"; tail -n 15 "$run/selftests/${rest%% *}.log" | sed 's/^/    /' ;;
+		esac
+	done <"$run/selftests/results"
+	want=$(sed -e 's/#.*//' "$REPO/scripts/selftests.list" | grep -c '|' || true)
+	got=$(wc -l <"$run/selftests/results")
+	[ "$got" = "$want" ] || fail "selftests: $got of $want ran"
+else
+	fail "selftests: no results"
+fi
+
+# --- 6. kernel splats --------------------------------------------------------
+splat='WARNING:|BUG:|Oops|general protection fault|kernel BUG|possible recursive locking|circular locking dependency|inconsistent lock state|suspicious RCU usage|KASAN:|KFENCE:|UBSAN:|list_add corruption|list_del corruption|Call Trace:|INFO: task .* blocked'
+if [ -f "$run/console.log" ]; then
+	if grep -Eq "$splat" "$run/console.log"; then
+		fail "console: kernel warnings in $run/console.log"
+		grep -E -A12 "$splat" "$run/console.log" | head -n 60 | sed 's/^/    /'
+	else
+		pass "console: no WARN/BUG/lockdep/KASAN/KFENCE splat"
+	fi
+fi
+
+log "logs: $T"
+summary

@@ -47,7 +47,6 @@ mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 rm -f "$outdir/exit-status" "$outdir/console.log"
 {
-	printf 'cd %q || exit 125\n' "$PWD"
 	printf 'export KSMPP_REPO=%q KSMPP_BUILD_DIR=%q KSMPP_RESULTS=/mnt/results\n' "$REPO" "$B"
 	printf '%q ' "$@"
 	echo
@@ -56,13 +55,13 @@ rm -f "$outdir/exit-status" "$outdir/console.log"
 accel=(-accel tcg -cpu max)
 [ "${KSMPP_KVM:-0}" = 1 ] && accel=(-accel kvm -cpu host)
 
-log "booting $(cat "$B/obj-$flavour/include/config/kernel.release") ($flavour) under QEMU ${accel[1]}, ${mem} MiB, $cpus CPUs, timeout ${timeout}s"
+log "booting $(cat "$B/obj-$flavour/include/config/kernel.release") ($flavour) under QEMU ${accel[1]}, ${mem} MiB, CPUs: $cpus, timeout ${timeout}s"
 rc=0
 timeout -k 10 "$timeout" qemu-system-x86_64 \
 	"${accel[@]}" -m "$mem" -smp "$cpus" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-kernel "$kernel" \
-	-append "console=ttyS0 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro init=$REPO/scripts/guest-init.sh panic=-1 oops=panic loglevel=6 ${KSMPP_CMDLINE:-}" \
+	-append "console=ttyS0 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro init=$REPO/scripts/guest-init.sh panic=-1 oops=panic loglevel=7 ${KSMPP_CMDLINE:-}" \
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 	-virtfs "local,path=$outdir,mount_tag=results,security_model=none,multidevs=remap" \
 	-serial "file:$outdir/console.log" -serial stdio \

@@ -47,7 +47,7 @@ else
 fi
 
 log "building Linux $(cat "$B/kernel-version")-ksmpp ($BASE_PKG $(cat "$B/base-pkg-version")), flavour $flavour, -j$JOBS"
-if ! run_logged "$O/build.log" make -C "$SRC" O="$O" -j"$JOBS" bzImage; then
+if ! run_logged "$O/build.log" make -C "$SRC" O="$O" LOCALVERSION= -j"$JOBS" bzImage; then
 	grep -E 'error|Error' "$O/build.log" | head -40 >&2
 	die "kernel build failed; full log: $O/build.log"
 fi

@@ -115,7 +115,7 @@ rc=$?
 log "building selftests"
 ST=$B/selftests/mm
 mkdir -p "$ST"
-bins=$(sed -e 's/#.*//' "$REPO/scripts/selftests.list" | awk -F'|' 'NF >= 3 { split($3, w, " "); print w[1] }' | sort -u)
+bins=$(sed -e 's/#.*//' "$REPO/scripts/selftests.list" | awk -F'|' 'NF >= 4 { split($4, w, " "); print w[1] }' | sort -u)
 if ! run_logged "$T/selftests-build.log" bash -c '
 	make -s -C "$1" O="$2" headers &&
 	make -C "$1/tools/testing/selftests/mm" OUTPUT="$3" \
@@ -134,7 +134,7 @@ mkdir -p "$run"
 log "booting the test kernel: KUnit at boot, then the selftests"
 numa=(-q "-object" -q "memory-backend-ram,id=m0,size=1G" -q "-numa" -q "node,memdev=m0,cpus=0"
       -q "-object" -q "memory-backend-ram,id=m1,size=1G" -q "-numa" -q "node,memdev=m1,cpus=1")
-"$REPO/scripts/boot.sh" -f test -m 2048 -c 2 -t 1500 -o "$run" "${numa[@]}" -- \
+"$REPO/scripts/boot.sh" -f test -m 2048 -c 2,sockets=2,cores=1,threads=1 -t 1500 -o "$run" "${numa[@]}" -- \
 	"$REPO/scripts/guest-selftests.sh" "$ST" "$REPO/scripts/selftests.list" >"$T/boot.log" 2>&1
 brc=$?
 [ $brc = 0 ] || { fail "boot: test kernel ran the selftests (status $brc)"; tail -n 40 "$T/boot.log"; }

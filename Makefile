@@ -32,9 +32,11 @@ tree:
 build:
 	@$(S)/build.sh $(FLAVOUR)
 
+CMD ?= uname -a; grep . /sys/kernel/mm/ksm/*
+export CMD
 boot:
 	@$(S)/build.sh $(FLAVOUR)
-	@$(S)/boot.sh -f $(FLAVOUR) -- sh -c '$(or $(CMD),uname -a; cat /sys/kernel/mm/ksm/run)'
+	@$(S)/boot.sh -f $(FLAVOUR) -- sh -c "$$CMD"
 
 clean:
 	rm -rf $${KSMPP_BUILD_DIR:-build}/obj-* $${KSMPP_BUILD_DIR:-build}/selftests $${KSMPP_BUILD_DIR:-build}/runs

@@ -61,7 +61,7 @@ timeout -k 10 "$timeout" qemu-system-x86_64 \
 	"${accel[@]}" -m "$mem" -smp "$cpus" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-kernel "$kernel" \
-	-append "console=ttyS0 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro init=$REPO/scripts/guest-init.sh panic=-1 oops=panic loglevel=7 ${KSMPP_CMDLINE:-}" \
+	-append "console=ttyS0 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro init=$REPO/scripts/guest-init.sh KSMPP_REPO=$REPO KSMPP_BUILD_DIR=$B panic=-1 oops=panic loglevel=7 ${KSMPP_CMDLINE:-}" \
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 	-virtfs "local,path=$outdir,mount_tag=results,security_model=none,multidevs=remap" \
 	-serial "file:$outdir/console.log" -serial stdio \

@@ -21,8 +21,20 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+# Writable scratch directories.  The repository and the build directory
+# (KSMPP_REPO, KSMPP_BUILD_DIR: passed by boot.sh on the command line) may
+# live under one of them: bind them back from the host root when they do.
+mkdir -p /dev/shm/.hostroot
+mount --bind / /dev/shm/.hostroot
 for d in /tmp /run /var/tmp /root /mnt; do
 	mount -t tmpfs -o mode=1777 tmpfs "$d"
+	for keep in "$KSMPP_REPO" "$KSMPP_BUILD_DIR"; do
+		case $keep in
+		"$d"/*)
+			mkdir -p "$keep"
+			mount --bind "/dev/shm/.hostroot$keep" "$keep" ;;
+		esac
+	done
 done
 mkdir -p /mnt/results
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /mnt/results
@@ -31,7 +43,7 @@ out=/dev/ttyS1
 [ -c "$out" ] || out=/dev/console
 {
 	echo "guest: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
-	cd /mnt/results && TMPDIR=/tmp sh ./cmd.sh
+	cd /mnt/results && TMPDIR=/tmp bash ./cmd.sh
 	echo $? >/mnt/results/exit-status
 } <"$out" >"$out" 2>&1
 sync

@@ -23,11 +23,10 @@ SERIES_ROOT=${KSMPP_SERIES_DIR:-$REPO}
 OVERLAY_DIRS="mm include Documentation tools/testing"
 
 # Prefer ccache through PATH (changing CC would invalidate every object).
-if [ -d /usr/lib/ccache ]; then
-	export PATH=/usr/lib/ccache:$PATH
-	export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-	export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
-fi
+# (Set even before ccache is installed: need_pkgs installs it first thing.)
+export PATH=/usr/lib/ccache:$PATH
+export CCACHE_DIR=${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 
 _t0=$(date +%s)
 log()  { printf '[%4ss] %s\n' "$(( $(date +%s) - _t0 ))" "$*" >&2; }
@@ -45,14 +44,18 @@ need_pkgs() {
 	local sudo=
 	[ "$(id -u)" = 0 ] || sudo=sudo
 	log "installing: ${missing[*]}"
+	local apt=($sudo env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600)
 	if [ ! -f "$B/.apt-updated" ]; then
-		$sudo apt-get update -q >"$B/apt.log" 2>&1 ||
+		"${apt[@]}" update >"$B/apt.log" 2>&1 ||
 			{ cat "$B/apt.log" >&2; die "apt-get update failed"; }
 		touch "$B/.apt-updated"
 	fi
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
-		--no-install-recommends "${missing[@]}" >>"$B/apt.log" 2>&1 ||
-		{ tail -30 "$B/apt.log" >&2; die "apt-get install failed"; }
+	if ! "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >>"$B/apt.log" 2>&1; then
+		log "apt-get install failed; refreshing the package lists and retrying"
+		"${apt[@]}" update >>"$B/apt.log" 2>&1 &&
+		"${apt[@]}" install -y --no-install-recommends "${missing[@]}" >>"$B/apt.log" 2>&1 ||
+			{ tail -30 "$B/apt.log" >&2; die "apt-get install failed (log: $B/apt.log)"; }
+	fi
 }
 
 # Packages to build the kernel, boot it, and build the selftests.

@@ -7,8 +7,13 @@
 
 . "$(dirname "$0")/lib.sh"
 
+"$REPO/scripts/tree.sh" >/dev/null 2>&1 || { echo "not ok pipeline: tree.sh failed"; exit 1; }
 scratch=$B/scratch
-[ -e "$scratch/.git" ] || git -C "$SRC" worktree add -q --detach "$scratch" base
+git -C "$scratch" rev-parse -q --verify base >/dev/null 2>&1 || {
+	rm -rf "$scratch"
+	git -C "$SRC" worktree prune
+	git -C "$SRC" worktree add -q --detach "$scratch" base
+}
 git -C "$scratch" am --abort >/dev/null 2>&1 || true
 git -C "$scratch" checkout -q -f --detach base
 git -C "$scratch" clean -fdq
@@ -91,8 +96,10 @@ apply || notok "pipeline: overlay removal ($(cat "$ov/err"))"
 [ ! -e "$scratch/mm/ksmpp_probe.c" ] || notok "pipeline: removed overlay file still in the tree"
 ok "pipeline: a file removed from the overlay leaves the tree"
 
-sed 's/^# probe two$/# probe three/; s/^ obj-y/ obj-broken/' "$ov/patches/0001-mm-pipeline-probe.patch" \
-	>"$ov/patches/0002-mm-broken.patch"
+# Same hunk, but with context lines that are not in mm/Makefile.
+sed 's/^+# probe two$/+# probe three/; /^@@/,$ s/^ \(.\)/ broken-context \1/' \
+	"$ov/patches/0001-mm-pipeline-probe.patch" >"$ov/patches/0002-mm-broken.patch"
+grep -q '^ broken-context' "$ov/patches/0002-mm-broken.patch" || notok "pipeline: could not make a broken patch"
 printf '0001-mm-pipeline-probe.patch\n0002-mm-broken.patch\n' >"$ov/patches/series"
 if apply; then notok "pipeline: a failing patch was accepted"; fi
 grep -q 'patches/0002-mm-broken.patch' "$ov/err" || notok "pipeline: failing patch not named: $(cat "$ov/err")"

@@ -32,6 +32,15 @@ need_pkgs $BUILD_PKGS $BOOT_PKGS $TEST_PKGS
 T=$B/test
 mkdir -p "$T"
 
+# The base tree, overlay and patches: everything below needs them.
+log "preparing the source tree"
+if ! "$REPO/scripts/tree.sh" >"$T/tree.log" 2>&1; then
+	fail "tree: base + overlay + patches ($(tail -n1 "$T/tree.log"))"
+	summary
+	exit 1
+fi
+pass "tree: $(tail -n1 "$T/tree.log" | sed 's/^\[ *[0-9]*s\] //')"
+
 # --- 1. pipeline ---------------------------------------------------------
 log "pipeline self-test"
 if "$REPO/scripts/test-pipeline.sh" >"$T/pipeline.log" 2>&1; then
@@ -45,19 +54,24 @@ fi
 
 # --- 2. series applies with git am ---------------------------------------
 log "emitting the series and applying it with git am"
+rm -rf "$T/series"
 if ! "$REPO/scripts/series.sh" "$T/series" >"$T/series.log" 2>&1; then
 	fail "series: emit ($(tail -n1 "$T/series.log"))"
 else
 	scratch=$B/scratch
-	[ -d "$scratch/.git" ] || [ -f "$scratch/.git" ] ||
+	git -C "$scratch" rev-parse -q --verify base >/dev/null 2>&1 || {
+		rm -rf "$scratch"
+		git -C "$SRC" worktree prune
 		git -C "$SRC" worktree add -q --detach "$scratch" base
+	}
 	git -C "$scratch" am --abort >/dev/null 2>&1 || true
 	git -C "$scratch" checkout -q -f --detach base
 	git -C "$scratch" clean -fdq
-	npatch=$(find "$T/series" -name '0*.patch' ! -name '0000-cover-letter.patch' | wc -l)
+	mapfile -t patches < <(find "$T/series" -name '0*.patch' ! -name '0000-cover-letter.patch' | sort)
+	npatch=${#patches[@]}
 	if [ "$npatch" -gt 0 ] &&
 	   ! git -C "$scratch" -c user.name=test -c user.email=test@localhost \
-		am -q "$T/series"/0*.patch >"$T/am.log" 2>&1; then
+		am -q "${patches[@]}" >"$T/am.log" 2>&1; then
 		fail "series: git am ($(head -n1 "$T/am.log"))"
 	elif [ "$(git -C "$scratch" rev-parse 'HEAD^{tree}')" != "$(git -C "$SRC" rev-parse 'HEAD^{tree}')" ]; then
 		fail "series: $npatch patches applied but the tree differs from the built tree"
@@ -67,10 +81,11 @@ else
 fi
 
 # --- 3. checkpatch ---------------------------------------------------------
+: >"$T/checkpatch.log"
 for p in "$T/series"/0*.patch; do
 	[ -f "$p" ] || continue
 	case $p in *0000-cover-letter.patch) continue ;; esac
-	if (cd "$SRC" && ./scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p") >"$T/checkpatch.log" 2>&1; then
+	if (cd "$SRC" && ./scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p") >>"$T/checkpatch.log" 2>&1; then
 		pass "checkpatch --strict: $(basename "$p")"
 	else
 		fail "checkpatch --strict: $(basename "$p")"
@@ -91,8 +106,10 @@ done < <(cd "$REPO" && for d in $OVERLAY_DIRS; do
 	 done | sort)
 
 # --- 5. boot: KUnit + selftests -------------------------------------------
-if ! "$REPO/scripts/build.sh" test 2>&1; then
+log "building the test kernel (log: $T/build.log)"
+if ! "$REPO/scripts/build.sh" test >"$T/build.log" 2>&1; then
 	fail "build: test kernel"
+	tail -n 30 "$T/build.log"
 	summary
 	exit 1
 fi
@@ -149,9 +166,11 @@ if grep -q 'KTAP version' "$run/console.log" 2>/dev/null; then
 			[ "$st" = PASS ] && pass "$rest" || fail "$rest"
 		done <"$T/kunit.lines"
 		[ $krc = 0 ] || fail "kunit: kunit.py parse reports errors (see $T/kunit.log)"
-	else
-		# The executor printed "1..0": nothing built in yet.
+	elif grep -Eq '\] 1\.\.0$' "$run/console.log"; then
+		# The executor's plan is "1..0": no suite is built in.
 		skip "kunit: no KUnit suites built into the test kernel"
+	else
+		fail "kunit: KTAP output found but no suite parsed (see $T/kunit.log)"
 	fi
 else
 	fail "kunit: no KTAP output on the console"

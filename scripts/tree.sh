@@ -31,7 +31,8 @@ unpack_base() {
 	fi
 	log "unpacking $BASE_TARBALL ($BASE_PKG $pv) into $SRC"
 	tmp=$B/linux.unpack
-	rm -rf "$tmp" "$SRC"
+	# The scratch worktree of test.sh belongs to the old repository.
+	rm -rf "$tmp" "$SRC" "$B/scratch"
 	mkdir -p "$tmp"
 	tar -xf "$BASE_TARBALL" -C "$tmp" --strip-components=1
 	log "committing the pristine base (one-time, about a minute)"
@@ -64,9 +65,10 @@ patch_has_diff() { grep -q '^diff --git ' "$1"; }
 
 # build_applied_commit: print the commit id of base + overlay + patches.
 build_applied_commit() {
-	local idx f p n=0
+	local f p n=0
 	idx=$(mktemp "$B/index.XXXXXX")
-	trap 'rm -f "$idx"' RETURN
+	# Runs in $(...): the subshell's EXIT trap also covers die().
+	trap 'rm -f "$idx"' EXIT
 	export GIT_INDEX_FILE=$idx
 	git_src read-tree base
 	# Overlay: new files at their kernel paths.

@@ -2,7 +2,7 @@
 set terminal pngcairo size 900,500 noenhanced
 set output out
 set datafile separator ","
-set key top left
+set key bottom right
 set grid
 set title title
 set xlabel "time (s)"

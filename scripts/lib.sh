@@ -91,3 +91,18 @@ run_logged() {
 	wait "$pid" || rc=$?
 	return $rc
 }
+
+# scratch_worktree: print the path of $B/scratch, a worktree of $SRC reset
+# to the pristine base (for git am and the pipeline self-test).
+scratch_worktree() {
+	local w=$B/scratch
+	git -C "$w" rev-parse -q --verify base >/dev/null 2>&1 || {
+		rm -rf "$w"
+		git -C "$SRC" worktree prune
+		git -C "$SRC" worktree add -q --detach "$w" base
+	}
+	git -C "$w" am --abort >/dev/null 2>&1 || true
+	git -C "$w" checkout -q -f --detach base
+	git -C "$w" clean -fdq
+	echo "$w"
+}

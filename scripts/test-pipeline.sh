@@ -8,15 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 "$REPO/scripts/tree.sh" >/dev/null 2>&1 || { echo "not ok pipeline: tree.sh failed"; exit 1; }
-scratch=$B/scratch
-git -C "$scratch" rev-parse -q --verify base >/dev/null 2>&1 || {
-	rm -rf "$scratch"
-	git -C "$SRC" worktree prune
-	git -C "$SRC" worktree add -q --detach "$scratch" base
-}
-git -C "$scratch" am --abort >/dev/null 2>&1 || true
-git -C "$scratch" checkout -q -f --detach base
-git -C "$scratch" clean -fdq
+scratch=$(scratch_worktree)
 ov=$(mktemp -d "$B/pipeline-ov.XXXXXX")
 trap 'rm -rf "$ov"' EXIT
 mkdir -p "$ov/mm" "$ov/patches"

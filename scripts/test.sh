@@ -58,15 +58,7 @@ rm -rf "$T/series"
 if ! "$REPO/scripts/series.sh" "$T/series" >"$T/series.log" 2>&1; then
 	fail "series: emit ($(tail -n1 "$T/series.log"))"
 else
-	scratch=$B/scratch
-	git -C "$scratch" rev-parse -q --verify base >/dev/null 2>&1 || {
-		rm -rf "$scratch"
-		git -C "$SRC" worktree prune
-		git -C "$SRC" worktree add -q --detach "$scratch" base
-	}
-	git -C "$scratch" am --abort >/dev/null 2>&1 || true
-	git -C "$scratch" checkout -q -f --detach base
-	git -C "$scratch" clean -fdq
+	scratch=$(scratch_worktree)
 	mapfile -t patches < <(find "$T/series" -name '0*.patch' ! -name '0000-cover-letter.patch' | sort)
 	npatch=${#patches[@]}
 	if [ "$npatch" -gt 0 ] &&

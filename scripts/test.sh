@@ -28,9 +28,13 @@ summary() {
 	[ $nfail = 0 ]
 }
 
-need_pkgs $BUILD_PKGS $BOOT_PKGS $TEST_PKGS
 T=$B/test
 mkdir -p "$T"
+if ! (need_pkgs $BUILD_PKGS $BOOT_PKGS $TEST_PKGS); then
+	fail "setup: installing the Debian packages (log: $B/apt.log)"
+	summary
+	exit 1
+fi
 
 # The base tree, overlay and patches: everything below needs them.
 log "preparing the source tree"

@@ -4,22 +4,39 @@
 # guest-selftests.sh BINDIR LIST - run the selftests of LIST inside the
 # guest.  Writes "PASS|FAIL|SKIP name (detail)" lines to selftests/results
 # and each test's output to selftests/NAME.log under the current directory
-# (the result share).  KSFT_SKIP (4) counts as a skip.
+# (the result share).  KSFT_SKIP (4) counts as a skip.  An optional fifth
+# column sets /sys/kernel/mm/ksm knobs (name=value ...) for the test and
+# puts back their old values afterwards.
 bindir=$1
 list=$2
 mkdir -p selftests
 res=$PWD/selftests/results
 : >"$res"
 ksm=/sys/kernel/mm/ksm
-sed -e 's/#.*//' "$list" | while IFS='|' read -r name tmo tries cmd; do
+sed -e 's/#.*//' "$list" | while IFS='|' read -r name tmo tries cmd knobs; do
 	name=$(echo $name)
 	[ -n "$name" ] || continue
 	tmo=$(echo $tmo)
 	tries=$(echo $tries)
 	logf=$PWD/selftests/$name.log
 	echo "selftest: $name: $cmd"
-	try=1 first=
+	try=1 first= restore= badknob=
 	: >"$logf"
+	for kv in $knobs; do
+		if old=$(cat $ksm/${kv%%=*} 2>/dev/null) &&
+		   echo "${kv#*=}" >$ksm/${kv%%=*}; then
+			restore="$restore ${kv%%=*}=$old"
+		else
+			badknob=$kv
+		fi
+	done
+	if [ -n "$badknob" ]; then
+		for kv in $restore; do
+			echo "${kv#*=}" >$ksm/${kv%%=*}
+		done
+		echo "FAIL $name (cannot set $ksm/$badknob)" >>"$res"
+		continue
+	fi
 	while :; do
 		start=$(date +%s)
 		echo "=== try $try: $cmd" >>"$logf"
@@ -33,6 +50,9 @@ sed -e 's/#.*//' "$list" | while IFS='|' read -r name tmo tries cmd; do
 		[ "$try" -lt "$tries" ] || break
 		first="; try $try: exit $rc"
 		try=$((try + 1))
+	done
+	for kv in $restore; do
+		echo "${kv#*=}" >$ksm/${kv%%=*}
 	done
 	case $rc in
 	0) echo "PASS $name (${secs}s${first:+, on try $try$first})" >>"$res" ;;

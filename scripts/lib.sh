@@ -62,7 +62,7 @@ need_pkgs() {
 BUILD_PKGS="linux-source-6.12 build-essential flex bison bc libelf-dev
 	libssl-dev ccache xz-utils cpio rsync git python3 perl"
 BOOT_PKGS="qemu-system-x86 busybox-static"
-TEST_PKGS="libnuma-dev libcap-dev"
+TEST_PKGS="libnuma-dev libcap-dev python3-ply"
 
 # Kernel release string of the base tree, e.g. "6.12.117".
 base_version() {

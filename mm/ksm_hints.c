@@ -1,0 +1,899 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM I/O hints
+ *
+ * Pages that a read has just filled in mergeable memory - a guest's RAM
+ * receiving blocks of its disk image - are the likeliest duplicates on a
+ * host, yet ksmd's linear scan reaches them only minutes later and merges
+ * them only on its second visit.  The read paths record where such reads
+ * landed as (mm, start, nr_pages) hints on a bounded stack; ksmd spends
+ * part of every batch on the newest hints before going on with its linear
+ * scan.  The idea and measurements are from "KSM++: Using I/O-based hints
+ * to make memory-deduplication scanners more efficient" (Miller et al.,
+ * RESoLVE 2012) and XLH (Miller et al., USENIX ATC 2013).
+ *
+ * Producer: any context, O(1), takes only the lock of the local CPU's ring.
+ * Consumer: ksmd, with ksm_thread_mutex held.
+ *
+ * Lock order:
+ *   ksm_hints_knob_mutex
+ *     ksm_thread_mutex (mm/ksm.c)
+ *       mmap_lock
+ *         ring->lock (irqs off)
+ *   ksm_mmlist_lock (mm/ksm.c) nests the maple tree lock of an index.
+ *
+ * Copyright (C) 2026 KSM++ developers
+ */
+
+#define pr_fmt(fmt) "ksm: " fmt
+
+#include <linux/cpumask.h>
+#include <linux/jump_label.h>
+#include <linux/kobject.h>
+#include <linux/ksm.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/overflow.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/clock.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+#include <linux/uio.h>
+
+#include "ksm_hints.h"
+
+/*
+ * Statistics
+ */
+
+/* Counters of stacks that were freed (capacity changes, disable). */
+static struct ksm_hint_stack_stats ksm_hints_retired;
+/* Hints dropped by ksmd: mm gone or unregistered, range not mergeable */
+static unsigned long ksm_hints_stale;
+/* Pages ksmd visited because a hint pointed at them */
+static unsigned long ksm_hints_pages_visited;
+/* Pages that became KSM pages on a visit from a hint */
+static unsigned long ksm_hints_pages_merged;
+
+/*
+ * Tunables
+ */
+
+DEFINE_STATIC_KEY_FALSE(ksm_hints_key);
+
+/* Default capacity: 64Ki hints of 32 bytes, 2 MiB */
+#define KSM_HINTS_CAPACITY_DEFAULT	65536U
+#define KSM_HINTS_CAPACITY_MIN		16U
+#define KSM_HINTS_CAPACITY_MAX		(4U * 1024 * 1024)
+
+static unsigned int ksm_hints_capacity = KSM_HINTS_CAPACITY_DEFAULT;
+/* Share of pages_to_scan offered to hinted pages: 50% is 1:1 */
+static unsigned int ksm_hints_scan_percent = 50;
+
+/* Serialises the knobs that replace or free the stack. */
+static DEFINE_MUTEX(ksm_hints_knob_mutex);
+
+/* The stack the read paths push to; NULL while hints are off. */
+static struct ksm_hint_stack __rcu *ksm_hints;
+
+/*
+ * Hint stack
+ */
+
+static unsigned int ring_prev(const struct ksm_hint_stack *stack,
+			      unsigned int i)
+{
+	return i ? i - 1 : stack->ring_size - 1;
+}
+
+/**
+ * ksm_hint_stack_alloc() - allocate an empty hint stack
+ * @capacity: hints the stack holds; divided evenly between the CPUs
+ *
+ * Return: the stack, or NULL if memory ran out.
+ */
+struct ksm_hint_stack *ksm_hint_stack_alloc(unsigned int capacity)
+{
+	struct ksm_hint_stack *stack;
+	int cpu;
+
+	stack = kzalloc(sizeof(*stack), GFP_KERNEL);
+	if (!stack)
+		return NULL;
+	stack->ring_size = max(capacity / num_possible_cpus(), 1U);
+	stack->rings = alloc_percpu(struct ksm_hint_ring);
+	if (!stack->rings)
+		goto free_stack;
+	for_each_possible_cpu(cpu) {
+		struct ksm_hint_ring *ring = per_cpu_ptr(stack->rings, cpu);
+
+		spin_lock_init(&ring->lock);
+		ring->slots = kvcalloc_node(stack->ring_size,
+					    sizeof(*ring->slots), GFP_KERNEL,
+					    cpu_to_node(cpu));
+		if (!ring->slots)
+			goto free_rings;
+	}
+	return stack;
+
+free_rings:
+	for_each_possible_cpu(cpu)
+		kvfree(per_cpu_ptr(stack->rings, cpu)->slots);
+	free_percpu(stack->rings);
+free_stack:
+	kfree(stack);
+	return NULL;
+}
+
+/**
+ * ksm_hint_stack_free() - free a hint stack and the hints it holds
+ * @stack: stack from ksm_hint_stack_alloc(), or NULL
+ *
+ * The caller makes sure that nobody pushes to or pops from @stack.
+ */
+void ksm_hint_stack_free(struct ksm_hint_stack *stack)
+{
+	int cpu;
+
+	if (!stack)
+		return;
+	for_each_possible_cpu(cpu)
+		kvfree(per_cpu_ptr(stack->rings, cpu)->slots);
+	free_percpu(stack->rings);
+	kfree(stack);
+}
+
+/*
+ * Would [start, start + nr pages) touch or overlap @hint?  Then a push
+ * grows @hint instead of taking a slot.
+ */
+static bool ksm_hint_coalesces(const struct ksm_hint *hint,
+			       struct mm_struct *mm, unsigned long start,
+			       unsigned long nr_pages)
+{
+	return hint->mm == mm &&
+	       start <= hint->start + (hint->nr_pages << PAGE_SHIFT) &&
+	       hint->start <= start + (nr_pages << PAGE_SHIFT);
+}
+
+/**
+ * ksm_hint_stack_push() - record that a read filled a range of pages
+ * @stack: the stack
+ * @mm: address space of the range
+ * @start: page-aligned address of the first page
+ * @nr_pages: pages in the range, at least one
+ *
+ * Pushes on the local CPU's ring.  A range that touches or overlaps the
+ * newest hint of that ring grows it; otherwise it takes a new slot, and if
+ * the ring is full the oldest hint is overwritten.  Any context.
+ */
+void ksm_hint_stack_push(struct ksm_hint_stack *stack, struct mm_struct *mm,
+			 unsigned long start, unsigned long nr_pages)
+{
+	struct ksm_hint_ring *ring;
+	struct ksm_hint *hint;
+	unsigned long flags;
+	u64 now = local_clock();
+
+	local_irq_save(flags);
+	ring = this_cpu_ptr(stack->rings);
+	spin_lock(&ring->lock);
+	ring->recorded++;
+	if (ring->count) {
+		hint = &ring->slots[ring_prev(stack, ring->head)];
+		if (ksm_hint_coalesces(hint, mm, start, nr_pages)) {
+			unsigned long end = max(hint->start +
+						(hint->nr_pages << PAGE_SHIFT),
+						start + (nr_pages << PAGE_SHIFT));
+
+			hint->start = min(hint->start, start);
+			hint->nr_pages = (end - hint->start) >> PAGE_SHIFT;
+			hint->stamp = now;
+			ring->coalesced++;
+			goto unlock;
+		}
+	}
+	if (ring->count == stack->ring_size)
+		ring->overwritten++;	/* the slot at head is the oldest */
+	else
+		ring->count++;
+	hint = &ring->slots[ring->head];
+	hint->mm = mm;
+	hint->start = start;
+	hint->nr_pages = nr_pages;
+	hint->stamp = now;
+	ring->head = ring->head + 1 == stack->ring_size ? 0 : ring->head + 1;
+unlock:
+	spin_unlock(&ring->lock);
+	local_irq_restore(flags);
+}
+
+/**
+ * ksm_hint_stack_pop() - take the newest hint
+ * @stack: the stack
+ * @hint: filled with the hint taken
+ *
+ * Takes the newest hint of the ring whose newest hint is the newest of
+ * all.  Only one task may pop from a stack at a time (ksmd), so a ring
+ * seen non-empty stays non-empty until it is popped.
+ *
+ * Return: true if a hint was taken, false if the stack is empty.
+ */
+bool ksm_hint_stack_pop(struct ksm_hint_stack *stack, struct ksm_hint *hint)
+{
+	struct ksm_hint_ring *ring, *best = NULL;
+	u64 best_stamp = 0;
+	unsigned long flags;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		u64 stamp;
+
+		ring = per_cpu_ptr(stack->rings, cpu);
+		spin_lock_irqsave(&ring->lock, flags);
+		if (ring->count) {
+			stamp = ring->slots[ring_prev(stack, ring->head)].stamp;
+			if (!best || stamp > best_stamp) {
+				best = ring;
+				best_stamp = stamp;
+			}
+		}
+		spin_unlock_irqrestore(&ring->lock, flags);
+	}
+	if (!best)
+		return false;
+
+	spin_lock_irqsave(&best->lock, flags);
+	if (WARN_ON_ONCE(!best->count)) {
+		spin_unlock_irqrestore(&best->lock, flags);
+		return false;
+	}
+	best->head = ring_prev(stack, best->head);
+	*hint = best->slots[best->head];
+	best->count--;
+	best->popped++;
+	spin_unlock_irqrestore(&best->lock, flags);
+	return true;
+}
+
+/**
+ * ksm_hint_stack_stats() - sum the counters of a stack's rings
+ * @stack: the stack
+ * @stats: the sums; exact when nobody pushes or pops concurrently
+ */
+void ksm_hint_stack_stats(struct ksm_hint_stack *stack,
+			  struct ksm_hint_stack_stats *stats)
+{
+	unsigned long flags;
+	int cpu;
+
+	memset(stats, 0, sizeof(*stats));
+	for_each_possible_cpu(cpu) {
+		struct ksm_hint_ring *ring = per_cpu_ptr(stack->rings, cpu);
+
+		spin_lock_irqsave(&ring->lock, flags);
+		stats->recorded += ring->recorded;
+		stats->coalesced += ring->coalesced;
+		stats->overwritten += ring->overwritten;
+		stats->popped += ring->popped;
+		stats->held += ring->count;
+		spin_unlock_irqrestore(&ring->lock, flags);
+	}
+}
+
+static void ksm_hint_stats_add(struct ksm_hint_stack_stats *sum,
+			       const struct ksm_hint_stack_stats *add)
+{
+	sum->recorded += add->recorded;
+	sum->coalesced += add->coalesced;
+	sum->overwritten += add->overwritten;
+	sum->popped += add->popped;
+	sum->held += add->held;
+}
+
+/*
+ * Producer
+ */
+
+/*
+ * A run of contiguous user memory being collected from the segments of a
+ * read, pushed as one hint when the next segment does not continue it.
+ */
+struct ksm_hint_span {
+	unsigned long start;
+	unsigned long len;
+};
+
+static void ksm_hint_push_span(struct ksm_hint_stack *stack,
+			       struct mm_struct *mm,
+			       const struct ksm_hint_span *span)
+{
+	unsigned long first, last;
+
+	if (!span->len || span->start + span->len < span->start)
+		return;
+	first = span->start >> PAGE_SHIFT;
+	last = (span->start + span->len - 1) >> PAGE_SHIFT;
+	ksm_hint_stack_push(stack, mm, first << PAGE_SHIFT, last - first + 1);
+}
+
+/*
+ * Call @fn for each run of contiguous memory among the first @bytes of a
+ * user-backed @iter, from where @iter currently stands.  Returns how many
+ * runs there were.  Other iterator types hold no user addresses.
+ */
+static unsigned int ksm_hint_walk_iter(const struct iov_iter *iter,
+				       size_t bytes,
+				       void (*fn)(const struct ksm_hint_span *,
+						  void *),
+				       void *arg)
+{
+	struct ksm_hint_span span = {};
+	const struct iovec *vec;
+	unsigned int runs = 0;
+	size_t skip, len;
+	unsigned long seg;
+
+	if (!user_backed_iter(iter))
+		return 0;
+	bytes = min(bytes, iov_iter_count(iter));
+	vec = iter_iov(iter);
+	skip = iter->iov_offset;
+	for (seg = 0; bytes && (iter_is_ubuf(iter) || seg < iter->nr_segs);
+	     seg++) {
+		unsigned long base = (unsigned long)vec[seg].iov_base + skip;
+
+		len = iter_is_ubuf(iter) ? bytes :
+		      min(vec[seg].iov_len - skip, bytes);
+		skip = 0;
+		if (!len)
+			continue;
+		bytes -= len;
+		if (span.len && span.start + span.len == base) {
+			span.len += len;
+			continue;
+		}
+		if (span.len) {
+			fn(&span, arg);
+			runs++;
+		}
+		span.start = base;
+		span.len = len;
+	}
+	if (span.len) {
+		fn(&span, arg);
+		runs++;
+	}
+	return runs;
+}
+
+struct ksm_hint_push_arg {
+	struct ksm_hint_stack *stack;
+	struct mm_struct *mm;
+};
+
+static void ksm_hint_push_fn(const struct ksm_hint_span *span, void *data)
+{
+	struct ksm_hint_push_arg *arg = data;
+
+	ksm_hint_push_span(arg->stack, arg->mm, span);
+}
+
+static void ksm_hint_stack_push_iter(struct ksm_hint_stack *stack,
+				     struct mm_struct *mm,
+				     const struct iov_iter *iter, size_t bytes)
+{
+	struct ksm_hint_push_arg arg = { .stack = stack, .mm = mm };
+
+	ksm_hint_walk_iter(iter, bytes, ksm_hint_push_fn, &arg);
+}
+
+/**
+ * __ksm_hint_range() - record that a read filled user memory
+ * @mm: address space of the memory
+ * @start: user address of the first byte
+ * @len: bytes read
+ *
+ * Called through ksm_hint_range() once the caller has seen that hints are
+ * on and @mm has mergeable areas.  Any context.
+ */
+void __ksm_hint_range(struct mm_struct *mm, unsigned long start, size_t len)
+{
+	struct ksm_hint_span span = { .start = start, .len = len };
+	struct ksm_hint_stack *stack;
+
+	rcu_read_lock();
+	stack = rcu_dereference(ksm_hints);
+	if (stack)
+		ksm_hint_push_span(stack, mm, &span);
+	rcu_read_unlock();
+}
+
+/**
+ * __ksm_hint_iter() - record that a read filled the memory of an iterator
+ * @mm: address space of the memory
+ * @iter: user-backed iterator as it stood before the read
+ * @bytes: bytes read
+ *
+ * Called through ksm_hint_iter().  Any context.
+ */
+void __ksm_hint_iter(struct mm_struct *mm, const struct iov_iter *iter,
+		     size_t bytes)
+{
+	struct ksm_hint_stack *stack;
+
+	rcu_read_lock();
+	stack = rcu_dereference(ksm_hints);
+	if (stack)
+		ksm_hint_stack_push_iter(stack, mm, iter, bytes);
+	rcu_read_unlock();
+}
+
+/**
+ * struct ksm_hint_batch - the memory of a read that completes later
+ * @mm: address space of the memory
+ * @nr: number of spans
+ * @spans: contiguous runs of the read's memory, in iterator order
+ */
+struct ksm_hint_batch {
+	struct mm_struct *mm;
+	unsigned int nr;
+	struct ksm_hint_span spans[] __counted_by(nr);
+};
+
+static void ksm_hint_batch_fill(const struct ksm_hint_span *span, void *data)
+{
+	struct ksm_hint_batch *batch = data;
+
+	batch->spans[batch->nr++] = *span;
+}
+
+static void ksm_hint_count_fn(const struct ksm_hint_span *span, void *data)
+{
+}
+
+/**
+ * __ksm_hint_batch_alloc() - remember the memory of an asynchronous read
+ * @mm: address space of the memory
+ * @iter: user-backed iterator as it stands before the read is issued
+ * @gfp: allocation flags
+ *
+ * Asynchronous reads (Linux AIO, O_DIRECT) complete after the iterator
+ * and its iovec array are gone.  The batch keeps the read's memory until
+ * ksm_hint_batch_complete() pushes the part that was read.
+ *
+ * Return: the batch, or NULL if @iter holds no user memory or memory ran
+ * out (the read then simply leaves no hint).
+ */
+struct ksm_hint_batch *__ksm_hint_batch_alloc(struct mm_struct *mm,
+					      const struct iov_iter *iter,
+					      gfp_t gfp)
+{
+	struct ksm_hint_batch *batch;
+	unsigned int runs;
+
+	runs = ksm_hint_walk_iter(iter, SIZE_MAX, ksm_hint_count_fn, NULL);
+	if (!runs)
+		return NULL;
+	batch = kmalloc(struct_size(batch, spans, runs), gfp | __GFP_NOWARN);
+	if (!batch)
+		return NULL;
+	batch->mm = mm;
+	batch->nr = 0;
+	ksm_hint_walk_iter(iter, SIZE_MAX, ksm_hint_batch_fill, batch);
+	return batch;
+}
+
+/**
+ * ksm_hint_batch_complete() - record an asynchronous read and free its batch
+ * @batch: from __ksm_hint_batch_alloc(), or NULL
+ * @res: bytes the read returned, or a negative error
+ *
+ * Pushes the first @res bytes of the batch's memory.  Any context,
+ * including the interrupt that completes the I/O.
+ */
+void ksm_hint_batch_complete(struct ksm_hint_batch *batch, long res)
+{
+	struct ksm_hint_stack *stack;
+	unsigned int i;
+
+	if (!batch)
+		return;
+	rcu_read_lock();
+	stack = rcu_dereference(ksm_hints);
+	for (i = 0; stack && res > 0 && i < batch->nr; i++) {
+		struct ksm_hint_span span = batch->spans[i];
+
+		span.len = min_t(unsigned long, span.len, res);
+		ksm_hint_push_span(stack, batch->mm, &span);
+		res -= span.len;
+	}
+	rcu_read_unlock();
+	kfree(batch);
+}
+
+/*
+ * Rmap_item index
+ */
+
+#define KSM_HINT_INDEX_GFP	(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN)
+
+/**
+ * ksm_hint_index_start() - start an empty index
+ * @index: index that is not ready
+ *
+ * The caller then adds every rmap_item of the mm_slot.
+ */
+void ksm_hint_index_start(struct ksm_hint_index *index)
+{
+	mt_init(&index->tree);
+	index->ready = true;
+}
+
+/**
+ * ksm_hint_index_add() - index an rmap_item
+ * @index: the index; nothing happens unless it is ready
+ * @addr: page-aligned address of the item
+ * @item: the rmap_item
+ *
+ * If memory runs out the index is destroyed: it is rebuilt when a hint
+ * next needs it.
+ *
+ * Return: 0, or -ENOMEM if the index had to be destroyed.
+ */
+int ksm_hint_index_add(struct ksm_hint_index *index, unsigned long addr,
+		       void *item)
+{
+	int err;
+
+	if (!index->ready)
+		return 0;
+	err = mtree_store(&index->tree, addr >> PAGE_SHIFT, item,
+			  KSM_HINT_INDEX_GFP);
+	if (err)
+		ksm_hint_index_destroy(index);
+	return err;
+}
+
+/**
+ * ksm_hint_index_del() - forget the rmap_item at an address
+ * @index: the index; nothing happens unless it is ready
+ * @addr: address of the item; flags in the low bits are ignored
+ */
+void ksm_hint_index_del(struct ksm_hint_index *index, unsigned long addr)
+{
+	if (index->ready)
+		mtree_erase(&index->tree, addr >> PAGE_SHIFT);
+}
+
+/**
+ * ksm_hint_index_destroy() - free an index; it is then not ready
+ * @index: the index
+ */
+void ksm_hint_index_destroy(struct ksm_hint_index *index)
+{
+	if (!index->ready)
+		return;
+	mtree_destroy(&index->tree);
+	index->ready = false;
+}
+
+/**
+ * ksm_hint_index_find() - look up the rmap_item of an address
+ * @index: a ready index
+ * @addr: page-aligned address
+ * @prev: if no item is at @addr, set to the item with the highest
+ *        address below @addr, or NULL if there is none
+ *
+ * Return: the item at @addr, or NULL.
+ */
+void *ksm_hint_index_find(struct ksm_hint_index *index, unsigned long addr,
+			  void **prev)
+{
+	unsigned long i = addr >> PAGE_SHIFT;
+	void *item;
+
+	item = mtree_load(&index->tree, i);
+	if (!item)
+		*prev = i ? mt_prev(&index->tree, i, 0) : NULL;
+	return item;
+}
+
+/*
+ * Consumer
+ */
+
+/* The hint ksmd is working through; ksmd only (ksm_thread_mutex). */
+static struct ksm_hint ksm_hint_cursor;
+
+/**
+ * ksm_hints_forget_cursor() - drop the hint ksmd is working through
+ *
+ * Called with ksm_thread_mutex held.
+ */
+void ksm_hints_forget_cursor(void)
+{
+	ksm_hint_cursor.nr_pages = 0;
+}
+
+/**
+ * ksm_hints_scan() - visit hinted pages for part of a ksmd batch
+ * @pages_to_scan: ksmd's budget for this batch
+ *
+ * Visits up to ksm_hints_scan_percent of @pages_to_scan pages, newest
+ * hints first.  Every page of a hint costs one page of the budget, visited
+ * or not, and a stale hint costs one, so the batch never exceeds
+ * @pages_to_scan and the linear scan always keeps its share: at most
+ * 99 percent, at least one page less than @pages_to_scan.
+ * Called by ksmd with ksm_thread_mutex held.
+ *
+ * Return: the part of @pages_to_scan that was used.
+ */
+unsigned int ksm_hints_scan(unsigned int pages_to_scan)
+{
+	unsigned long budget, used = 0;
+	struct ksm_hint_stack *stack;
+
+	if (!static_branch_unlikely(&ksm_hints_key))
+		return 0;
+	budget = div_u64((u64)pages_to_scan *
+			 READ_ONCE(ksm_hints_scan_percent), 100);
+	while (used < budget) {
+		unsigned long merged = 0;
+		long visited;
+
+		if (!ksm_hint_cursor.nr_pages) {
+			bool popped = false;
+
+			rcu_read_lock();
+			stack = rcu_dereference(ksm_hints);
+			if (stack)
+				popped = ksm_hint_stack_pop(stack,
+							    &ksm_hint_cursor);
+			rcu_read_unlock();
+			if (!popped)
+				break;
+		}
+		visited = ksm_scan_hint(ksm_hint_cursor.mm,
+					ksm_hint_cursor.start,
+					min(ksm_hint_cursor.nr_pages,
+					    budget - used), &merged);
+		if (visited <= 0) {
+			ksm_hints_stale++;
+			ksm_hint_cursor.nr_pages = 0;
+			used++;
+			continue;
+		}
+		ksm_hints_pages_visited += visited;
+		ksm_hints_pages_merged += merged;
+		ksm_hint_cursor.start += visited << PAGE_SHIFT;
+		ksm_hint_cursor.nr_pages -= visited;
+		used += visited;
+	}
+	return used;
+}
+
+/*
+ * Sysfs
+ */
+
+#ifdef CONFIG_SYSFS
+
+/* Counters of the current stack plus those of the stacks freed before. */
+static void ksm_hints_stats(struct ksm_hint_stack_stats *stats)
+{
+	struct ksm_hint_stack_stats cur = {};
+	struct ksm_hint_stack *stack;
+
+	mutex_lock(&ksm_hints_knob_mutex);
+	*stats = ksm_hints_retired;
+	stack = rcu_dereference_protected(ksm_hints,
+					  lockdep_is_held(&ksm_hints_knob_mutex));
+	if (stack)
+		ksm_hint_stack_stats(stack, &cur);
+	mutex_unlock(&ksm_hints_knob_mutex);
+	ksm_hint_stats_add(stats, &cur);
+}
+
+/*
+ * Replace the stack by @stack (may be NULL) and free the old one once no
+ * reader can see it.  Hints it still held count as overwritten.
+ */
+static void ksm_hints_replace_stack(struct ksm_hint_stack *stack)
+{
+	struct ksm_hint_stack_stats old_stats;
+	struct ksm_hint_stack *old;
+
+	lockdep_assert_held(&ksm_hints_knob_mutex);
+	old = rcu_replace_pointer(ksm_hints, stack,
+				  lockdep_is_held(&ksm_hints_knob_mutex));
+	if (!old)
+		return;
+	synchronize_rcu();
+	ksm_hint_stack_stats(old, &old_stats);
+	old_stats.overwritten += old_stats.held;
+	old_stats.held = 0;
+	ksm_hint_stats_add(&ksm_hints_retired, &old_stats);
+	ksm_hint_stack_free(old);
+}
+
+#define KSM_HINTS_ATTR_RO(_name) \
+	static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
+#define KSM_HINTS_ATTR(_name) \
+	static struct kobj_attribute _name##_attr = __ATTR_RW(_name)
+
+static ssize_t io_hints_show(struct kobject *kobj,
+			     struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n",
+			  static_key_enabled(&ksm_hints_key) ? 1 : 0);
+}
+
+static ssize_t io_hints_store(struct kobject *kobj,
+			      struct kobj_attribute *attr,
+			      const char *buf, size_t count)
+{
+	struct ksm_hint_stack *stack;
+	unsigned int enable;
+	ssize_t err = count;
+
+	if (kstrtouint(buf, 10, &enable) || enable > 1)
+		return -EINVAL;
+
+	mutex_lock(&ksm_hints_knob_mutex);
+	if (enable && !static_key_enabled(&ksm_hints_key)) {
+		stack = ksm_hint_stack_alloc(ksm_hints_capacity);
+		if (!stack) {
+			err = -ENOMEM;
+			goto unlock;
+		}
+		ksm_hints_replace_stack(stack);
+		static_branch_enable(&ksm_hints_key);
+	} else if (!enable && static_key_enabled(&ksm_hints_key)) {
+		static_branch_disable(&ksm_hints_key);
+		ksm_hints_quiesce();
+		ksm_hints_replace_stack(NULL);
+	}
+unlock:
+	mutex_unlock(&ksm_hints_knob_mutex);
+	return err;
+}
+KSM_HINTS_ATTR(io_hints);
+
+static ssize_t io_hints_capacity_show(struct kobject *kobj,
+				      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_hints_capacity));
+}
+
+static ssize_t io_hints_capacity_store(struct kobject *kobj,
+				       struct kobj_attribute *attr,
+				       const char *buf, size_t count)
+{
+	struct ksm_hint_stack *stack;
+	unsigned int capacity;
+	ssize_t err = count;
+
+	if (kstrtouint(buf, 10, &capacity) ||
+	    capacity < KSM_HINTS_CAPACITY_MIN ||
+	    capacity > KSM_HINTS_CAPACITY_MAX)
+		return -EINVAL;
+
+	mutex_lock(&ksm_hints_knob_mutex);
+	if (capacity != ksm_hints_capacity &&
+	    static_key_enabled(&ksm_hints_key)) {
+		stack = ksm_hint_stack_alloc(capacity);
+		if (!stack) {
+			err = -ENOMEM;
+			goto unlock;
+		}
+		ksm_hints_replace_stack(stack);
+	}
+	WRITE_ONCE(ksm_hints_capacity, capacity);
+unlock:
+	mutex_unlock(&ksm_hints_knob_mutex);
+	return err;
+}
+KSM_HINTS_ATTR(io_hints_capacity);
+
+static ssize_t io_hints_scan_percent_show(struct kobject *kobj,
+					  struct kobj_attribute *attr,
+					  char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_hints_scan_percent));
+}
+
+static ssize_t io_hints_scan_percent_store(struct kobject *kobj,
+					   struct kobj_attribute *attr,
+					   const char *buf, size_t count)
+{
+	unsigned int percent;
+
+	/* 100 would let hints starve the linear scan. */
+	if (kstrtouint(buf, 10, &percent) || percent > 99)
+		return -EINVAL;
+	WRITE_ONCE(ksm_hints_scan_percent, percent);
+	return count;
+}
+KSM_HINTS_ATTR(io_hints_scan_percent);
+
+#define KSM_HINTS_STAT(_name, _expr)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	struct ksm_hint_stack_stats stats;				\
+									\
+	ksm_hints_stats(&stats);					\
+	return sysfs_emit(buf, "%lu\n", _expr);				\
+}									\
+KSM_HINTS_ATTR_RO(_name)
+
+KSM_HINTS_STAT(io_hints_recorded, stats.recorded);
+KSM_HINTS_STAT(io_hints_coalesced, stats.coalesced);
+KSM_HINTS_STAT(io_hints_overwritten, stats.overwritten);
+KSM_HINTS_STAT(io_hints_pending, stats.held);
+
+static ssize_t io_hints_stale_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_stale));
+}
+KSM_HINTS_ATTR_RO(io_hints_stale);
+
+static ssize_t io_hints_pages_visited_show(struct kobject *kobj,
+					   struct kobj_attribute *attr,
+					   char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_pages_visited));
+}
+KSM_HINTS_ATTR_RO(io_hints_pages_visited);
+
+static ssize_t io_hints_pages_merged_show(struct kobject *kobj,
+					  struct kobj_attribute *attr,
+					  char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_pages_merged));
+}
+KSM_HINTS_ATTR_RO(io_hints_pages_merged);
+
+static struct attribute *ksm_hints_attrs[] = {
+	&io_hints_attr.attr,
+	&io_hints_capacity_attr.attr,
+	&io_hints_scan_percent_attr.attr,
+	&io_hints_recorded_attr.attr,
+	&io_hints_coalesced_attr.attr,
+	&io_hints_overwritten_attr.attr,
+	&io_hints_pending_attr.attr,
+	&io_hints_stale_attr.attr,
+	&io_hints_pages_visited_attr.attr,
+	&io_hints_pages_merged_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group ksm_hints_attr_group = {
+	.attrs = ksm_hints_attrs,
+	.name = "ksm",
+};
+
+/**
+ * ksm_hints_init() - add the hint knobs to /sys/kernel/mm/ksm
+ * @kobj: the kobject that holds the "ksm" group
+ *
+ * Return: 0 or a negative error.
+ */
+int ksm_hints_init(struct kobject *kobj)
+{
+	return sysfs_merge_group(kobj, &ksm_hints_attr_group);
+}
+#else
+int ksm_hints_init(struct kobject *kobj)
+{
+	return 0;
+}
+#endif /* CONFIG_SYSFS */
+
+#ifdef CONFIG_KSM_HINTS_KUNIT_TEST
+#include "tests/ksm_hints_kunit.h"
+#endif

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests of the KSM I/O hint stack, the iterator walk and the
+ * rmap_item index.  Included at the end of mm/ksm_hints.c.
+ *
+ * The tests use their own stacks and fake mm pointers, which the stack
+ * never dereferences, so they run beside a live ksmd.
+ */
+
+#ifndef _MM_KSM_HINTS_KUNIT_H
+#define _MM_KSM_HINTS_KUNIT_H
+
+#include <kunit/test.h>
+#include <linux/bitmap.h>
+#include <linux/completion.h>
+#include <linux/cpu.h>
+#include <linux/kthread.h>
+
+#define FAKE_MM(n)	((struct mm_struct *)(0x10000UL * (n)))
+
+static struct ksm_hint_stack *ksm_test_stack(struct kunit *test,
+					     unsigned int per_cpu)
+{
+	struct ksm_hint_stack *stack;
+
+	stack = ksm_hint_stack_alloc(per_cpu * num_possible_cpus());
+	KUNIT_ASSERT_NOT_NULL(test, stack);
+	KUNIT_ASSERT_EQ(test, stack->ring_size, per_cpu);
+	return stack;
+}
+
+static void ksm_test_expect_pop(struct kunit *test,
+				struct ksm_hint_stack *stack,
+				struct mm_struct *mm, unsigned long start,
+				unsigned long nr_pages)
+{
+	struct ksm_hint hint;
+
+	KUNIT_ASSERT_TRUE(test, ksm_hint_stack_pop(stack, &hint));
+	KUNIT_EXPECT_PTR_EQ(test, hint.mm, mm);
+	KUNIT_EXPECT_EQ(test, hint.start, start);
+	KUNIT_EXPECT_EQ(test, hint.nr_pages, nr_pages);
+}
+
+static void ksm_test_expect_stats(struct kunit *test,
+				  struct ksm_hint_stack *stack,
+				  unsigned long recorded,
+				  unsigned long coalesced,
+				  unsigned long overwritten,
+				  unsigned long popped, unsigned long held)
+{
+	struct ksm_hint_stack_stats stats;
+
+	ksm_hint_stack_stats(stack, &stats);
+	KUNIT_EXPECT_EQ(test, stats.recorded, recorded);
+	KUNIT_EXPECT_EQ(test, stats.coalesced, coalesced);
+	KUNIT_EXPECT_EQ(test, stats.overwritten, overwritten);
+	KUNIT_EXPECT_EQ(test, stats.popped, popped);
+	KUNIT_EXPECT_EQ(test, stats.held, held);
+	/* Every push is held, merged, overwritten or popped. */
+	KUNIT_EXPECT_EQ(test, stats.recorded,
+			stats.coalesced + stats.overwritten + stats.popped +
+			stats.held);
+}
+
+/*
+ * push A, B, C  ->  [A B C]  ->  pop C, B, A, then nothing
+ */
+static void ksm_hints_test_order(struct kunit *test)
+{
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 16);
+	struct ksm_hint hint;
+
+	migrate_disable();
+	ksm_hint_stack_push(stack, FAKE_MM(1), 0x1000, 1);
+	ksm_hint_stack_push(stack, FAKE_MM(2), 0x1000, 2);
+	ksm_hint_stack_push(stack, FAKE_MM(3), 0x1000, 3);
+	migrate_enable();
+	ksm_test_expect_stats(test, stack, 3, 0, 0, 0, 3);
+
+	ksm_test_expect_pop(test, stack, FAKE_MM(3), 0x1000, 3);
+	ksm_test_expect_pop(test, stack, FAKE_MM(2), 0x1000, 2);
+	ksm_test_expect_pop(test, stack, FAKE_MM(1), 0x1000, 1);
+	KUNIT_EXPECT_FALSE(test, ksm_hint_stack_pop(stack, &hint));
+	ksm_test_expect_stats(test, stack, 3, 0, 0, 3, 0);
+	ksm_hint_stack_free(stack);
+}
+
+/*
+ * Ring of 4, push 1..6:
+ *   [1 2 3 4] -> push 5 overwrites 1 -> [2 3 4 5] -> push 6 -> [3 4 5 6]
+ * pop 6, 5, 4, 3; the ring then takes pushes again.
+ */
+static void ksm_hints_test_overwrite_oldest(struct kunit *test)
+{
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 4);
+	struct ksm_hint hint;
+	int i;
+
+	migrate_disable();
+	for (i = 1; i <= 6; i++)
+		ksm_hint_stack_push(stack, FAKE_MM(i), 0, 1);
+	migrate_enable();
+	ksm_test_expect_stats(test, stack, 6, 0, 2, 0, 4);
+
+	for (i = 6; i >= 3; i--)
+		ksm_test_expect_pop(test, stack, FAKE_MM(i), 0, 1);
+	KUNIT_EXPECT_FALSE(test, ksm_hint_stack_pop(stack, &hint));
+
+	migrate_disable();
+	ksm_hint_stack_push(stack, FAKE_MM(7), 0, 1);
+	migrate_enable();
+	ksm_test_expect_pop(test, stack, FAKE_MM(7), 0, 1);
+	ksm_test_expect_stats(test, stack, 7, 0, 2, 5, 0);
+	ksm_hint_stack_free(stack);
+}
+
+/*
+ * Pages of one mm, newest hint first:
+ *   push 10..11           -> [10..11]
+ *   push 12 (adjacent)    -> [10..12]
+ *   push 8..9 (adjacent)  -> [8..12]
+ *   push 11..14 (overlap) -> [8..14]
+ *   push 9 (inside)       -> [8..14]
+ *   push 16 (gap at 15)   -> [8..14] [16]
+ *   push 17, other mm     -> [8..14] [16] [17']
+ *   push 18, first mm     -> [8..14] [16] [17'] [18]
+ */
+static void ksm_hints_test_coalesce(struct kunit *test)
+{
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 16);
+	struct mm_struct *mm = FAKE_MM(1), *other = FAKE_MM(2);
+	struct ksm_hint hint;
+
+	migrate_disable();
+	ksm_hint_stack_push(stack, mm, 10 * PAGE_SIZE, 2);
+	ksm_hint_stack_push(stack, mm, 12 * PAGE_SIZE, 1);
+	ksm_hint_stack_push(stack, mm, 8 * PAGE_SIZE, 2);
+	ksm_hint_stack_push(stack, mm, 11 * PAGE_SIZE, 4);
+	ksm_hint_stack_push(stack, mm, 9 * PAGE_SIZE, 1);
+	ksm_test_expect_stats(test, stack, 5, 4, 0, 0, 1);
+	ksm_hint_stack_push(stack, mm, 16 * PAGE_SIZE, 1);
+	ksm_hint_stack_push(stack, other, 17 * PAGE_SIZE, 1);
+	ksm_hint_stack_push(stack, mm, 18 * PAGE_SIZE, 1);
+	migrate_enable();
+	ksm_test_expect_stats(test, stack, 8, 4, 0, 0, 4);
+
+	ksm_test_expect_pop(test, stack, mm, 18 * PAGE_SIZE, 1);
+	ksm_test_expect_pop(test, stack, other, 17 * PAGE_SIZE, 1);
+	ksm_test_expect_pop(test, stack, mm, 16 * PAGE_SIZE, 1);
+	ksm_test_expect_pop(test, stack, mm, 8 * PAGE_SIZE, 7);
+	KUNIT_EXPECT_FALSE(test, ksm_hint_stack_pop(stack, &hint));
+	ksm_hint_stack_free(stack);
+}
+
+#define KSM_TEST_PUSHES		1000
+#define KSM_TEST_RUN		100
+
+struct ksm_test_pusher {
+	struct ksm_hint_stack *stack;
+	struct completion done;
+	int id;
+};
+
+/*
+ * Each pusher, bound to its CPU, pushes KSM_TEST_PUSHES hints of distinct
+ * fake mms, then KSM_TEST_RUN adjacent pages of its own mm, which all
+ * coalesce into one hint.
+ */
+static int ksm_test_pusher_fn(void *data)
+{
+	struct ksm_test_pusher *p = data;
+	unsigned long base = 1 + (unsigned long)p->id * (KSM_TEST_PUSHES + 1);
+	int i;
+
+	for (i = 0; i < KSM_TEST_PUSHES; i++)
+		ksm_hint_stack_push(p->stack, FAKE_MM(base + i), 0, 1);
+	for (i = 0; i < KSM_TEST_RUN; i++)
+		ksm_hint_stack_push(p->stack, FAKE_MM(base + KSM_TEST_PUSHES),
+				    i * PAGE_SIZE, 1);
+	complete(&p->done);
+	return 0;
+}
+
+static void ksm_hints_test_concurrent_pushes(struct kunit *test)
+{
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 2 * KSM_TEST_PUSHES);
+	unsigned long nr = 0, per = KSM_TEST_PUSHES + 1, *seen;
+	struct ksm_test_pusher *pushers;
+	struct task_struct *task;
+	struct ksm_hint hint;
+	int cpu, n = 0;
+
+	cpus_read_lock();
+	pushers = kunit_kcalloc(test, nr_cpu_ids, sizeof(*pushers), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pushers);
+	for_each_online_cpu(cpu) {
+		struct ksm_test_pusher *p = &pushers[n];
+
+		p->stack = stack;
+		p->id = n;
+		init_completion(&p->done);
+		task = kthread_create(ksm_test_pusher_fn, p, "ksm_hint_push/%d",
+				      cpu);
+		if (IS_ERR(task))
+			break;
+		kthread_bind(task, cpu);
+		wake_up_process(task);
+		n++;
+	}
+	cpus_read_unlock();
+	for (cpu = 0; cpu < n; cpu++)
+		wait_for_completion(&pushers[cpu].done);
+	KUNIT_ASSERT_GT(test, n, 0);
+
+	ksm_test_expect_stats(test, stack, n * (KSM_TEST_PUSHES + KSM_TEST_RUN),
+			      n * (KSM_TEST_RUN - 1), 0, 0, n * per);
+
+	/* Every hint comes back exactly once. */
+	seen = kunit_kcalloc(test, BITS_TO_LONGS(n * per), sizeof(long),
+			     GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, seen);
+	while (ksm_hint_stack_pop(stack, &hint)) {
+		unsigned long id = (unsigned long)hint.mm / 0x10000UL - 1;
+
+		KUNIT_ASSERT_LT(test, id, n * per);
+		KUNIT_EXPECT_FALSE(test, test_and_set_bit(id, seen));
+		KUNIT_EXPECT_EQ(test, hint.nr_pages,
+				id % per == KSM_TEST_PUSHES ? KSM_TEST_RUN : 1UL);
+		nr++;
+	}
+	KUNIT_EXPECT_EQ(test, nr, n * per);
+	ksm_hint_stack_free(stack);
+}
+
+/*
+ * iovecs 0x10000+4096, 0x11000+8192 (contiguous), 0x20010+100; a read of
+ * 4096 + 8192 + 50 bytes:
+ *   -> pages 0x10..0x12 as one hint, page 0x20 as another
+ * the same read cut after 5000 bytes:
+ *   -> pages 0x10..0x11
+ */
+static void ksm_hints_test_iter(struct kunit *test)
+{
+	struct iovec iov[] = {
+		{ .iov_base = (void __user *)0x10000, .iov_len = 4096 },
+		{ .iov_base = (void __user *)0x11000, .iov_len = 8192 },
+		{ .iov_base = (void __user *)0x20010, .iov_len = 100 },
+	};
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 16);
+	struct ksm_hint_batch *batch;
+	struct ksm_hint hint;
+	struct iov_iter iter;
+
+	iov_iter_init(&iter, ITER_DEST, iov, ARRAY_SIZE(iov), 4096 + 8192 + 100);
+	migrate_disable();
+	ksm_hint_stack_push_iter(stack, FAKE_MM(1), &iter, 4096 + 8192 + 50);
+	migrate_enable();
+	ksm_test_expect_pop(test, stack, FAKE_MM(1), 0x20000, 1);
+	ksm_test_expect_pop(test, stack, FAKE_MM(1), 0x10000, 3);
+
+	migrate_disable();
+	ksm_hint_stack_push_iter(stack, FAKE_MM(1), &iter, 5000);
+	migrate_enable();
+	ksm_test_expect_pop(test, stack, FAKE_MM(1), 0x10000, 2);
+
+	/* An iterator part-way through its first segment: 0x10f00.. */
+	iov_iter_advance(&iter, 0xf00);
+	migrate_disable();
+	ksm_hint_stack_push_iter(stack, FAKE_MM(1), &iter, 0x200);
+	migrate_enable();
+	ksm_test_expect_pop(test, stack, FAKE_MM(1), 0x10000, 2);
+
+	/* A single user buffer straddling a page boundary. */
+	iov_iter_ubuf(&iter, ITER_DEST, (void __user *)0x30ff0, 64);
+	migrate_disable();
+	ksm_hint_stack_push_iter(stack, FAKE_MM(2), &iter, 64);
+	migrate_enable();
+	ksm_test_expect_pop(test, stack, FAKE_MM(2), 0x30000, 2);
+	KUNIT_EXPECT_FALSE(test, ksm_hint_stack_pop(stack, &hint));
+
+	/* A batch keeps the two runs of the iovecs for a later completion. */
+	iov_iter_init(&iter, ITER_DEST, iov, ARRAY_SIZE(iov), 4096 + 8192 + 100);
+	batch = __ksm_hint_batch_alloc(FAKE_MM(1), &iter, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, batch);
+	KUNIT_EXPECT_EQ(test, batch->nr, 2U);
+	KUNIT_EXPECT_EQ(test, batch->spans[0].start, 0x10000UL);
+	KUNIT_EXPECT_EQ(test, batch->spans[0].len, 4096UL + 8192);
+	KUNIT_EXPECT_EQ(test, batch->spans[1].start, 0x20010UL);
+	KUNIT_EXPECT_EQ(test, batch->spans[1].len, 100UL);
+	ksm_hint_batch_complete(batch, 0);
+	ksm_hint_stack_free(stack);
+}
+
+/*
+ * items at pages 1, 5, 9:
+ *   find 5 -> item 5;   find 6 -> none, prev 5;   find 0 -> none, prev none
+ *   delete 5 (with flag bits) -> find 6 -> none, prev 1
+ */
+static void ksm_hints_test_index(struct kunit *test)
+{
+	struct ksm_hint_index index = {};
+	int items[10];
+	void *prev;
+
+	KUNIT_EXPECT_EQ(test, ksm_hint_index_add(&index, PAGE_SIZE, &items[1]),
+			0);
+	ksm_hint_index_start(&index);
+	KUNIT_ASSERT_EQ(test, ksm_hint_index_add(&index, 1 * PAGE_SIZE, &items[1]), 0);
+	KUNIT_ASSERT_EQ(test, ksm_hint_index_add(&index, 5 * PAGE_SIZE, &items[5]), 0);
+	KUNIT_ASSERT_EQ(test, ksm_hint_index_add(&index, 9 * PAGE_SIZE, &items[9]), 0);
+
+	KUNIT_EXPECT_PTR_EQ(test, ksm_hint_index_find(&index, 5 * PAGE_SIZE, &prev),
+			    (void *)&items[5]);
+	KUNIT_EXPECT_NULL(test, ksm_hint_index_find(&index, 6 * PAGE_SIZE, &prev));
+	KUNIT_EXPECT_PTR_EQ(test, prev, (void *)&items[5]);
+	KUNIT_EXPECT_NULL(test, ksm_hint_index_find(&index, 12 * PAGE_SIZE, &prev));
+	KUNIT_EXPECT_PTR_EQ(test, prev, (void *)&items[9]);
+	KUNIT_EXPECT_NULL(test, ksm_hint_index_find(&index, 0, &prev));
+	KUNIT_EXPECT_NULL(test, prev);
+
+	ksm_hint_index_del(&index, 5 * PAGE_SIZE | 0x3ff);
+	KUNIT_EXPECT_NULL(test, ksm_hint_index_find(&index, 6 * PAGE_SIZE, &prev));
+	KUNIT_EXPECT_PTR_EQ(test, prev, (void *)&items[1]);
+
+	ksm_hint_index_destroy(&index);
+	KUNIT_EXPECT_FALSE(test, index.ready);
+}
+
+static struct kunit_case ksm_hints_test_cases[] = {
+	KUNIT_CASE(ksm_hints_test_order),
+	KUNIT_CASE(ksm_hints_test_overwrite_oldest),
+	KUNIT_CASE(ksm_hints_test_coalesce),
+	KUNIT_CASE(ksm_hints_test_concurrent_pushes),
+	KUNIT_CASE(ksm_hints_test_iter),
+	KUNIT_CASE(ksm_hints_test_index),
+	{},
+};
+
+static struct kunit_suite ksm_hints_test_suite = {
+	.name = "ksm_hints",
+	.test_cases = ksm_hints_test_cases,
+};
+
+kunit_test_suite(ksm_hints_test_suite);
+
+#endif /* _MM_KSM_HINTS_KUNIT_H */

@@ -1,0 +1,830 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KSM I/O hints: reads into mergeable memory let ksmd merge those pages
+ * before its linear scan reaches them.
+ *
+ * Every read path that records hints is driven here, buffered and
+ * O_DIRECT (through a loop device, so that AIO and io_uring really
+ * complete asynchronously); merging is checked through the PFNs in
+ * /proc/PID/pagemap, and merged memory is read back byte for byte, also
+ * after copy-on-write.  A large unrelated mergeable area ("ballast") keeps
+ * the linear scan busy, so merges seen within seconds come from hints.
+ *
+ * Copyright (C) 2026 KSM++ developers
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <linux/aio_abi.h>
+#include <linux/io_uring.h>
+#include <linux/loop.h>
+
+#include "../kselftest.h"
+#include "vm_util.h"
+
+#define KSM_DIR		"/sys/kernel/mm/ksm/"
+#define NR_PAGES	64		/* pages per reader buffer */
+#define BALLAST_MB	256		/* unrelated mergeable memory */
+#define MERGE_TIMEOUT	20		/* seconds */
+
+static size_t pagesize;
+static char file_path[64];
+static int file_fd = -1;
+static char *file_data;		/* what the file holds */
+static char loop_path[64];
+static pid_t ballast_pid;
+
+/* ---------------------------------------------------------------- knobs */
+
+static const char * const saved_knobs[] = {
+	"run", "pages_to_scan", "sleep_millisecs", "io_hints",
+	"io_hints_capacity", "io_hints_scan_percent", "merge_across_nodes",
+};
+
+static char saved_values[ARRAY_SIZE(saved_knobs)][32];
+
+static int knob_write(const char *name, const char *val)
+{
+	char path[128];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, val, strlen(val));
+	ret = ret < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int knob_read_str(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static long knob(const char *name)
+{
+	char buf[64];
+
+	if (knob_read_str(name, buf, sizeof(buf)))
+		ksft_exit_fail_msg("reading %s: %s\n", name, strerror(errno));
+	return strtol(buf, NULL, 10);
+}
+
+static void knob_set(const char *name, long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", val);
+	if (knob_write(name, buf))
+		ksft_exit_fail_msg("writing %ld to %s failed\n", val, name);
+}
+
+static void restore_knobs(void)
+{
+	int i;
+
+	/* io_hints last: capacity changes while it is off are cheap. */
+	for (i = ARRAY_SIZE(saved_knobs) - 1; i >= 0; i--)
+		if (saved_values[i][0])
+			knob_write(saved_knobs[i], saved_values[i]);
+}
+
+static void cleanup(void)
+{
+	if (ballast_pid > 0) {
+		kill(ballast_pid, SIGKILL);
+		waitpid(ballast_pid, NULL, 0);
+	}
+	if (file_fd >= 0)
+		unlink(file_path);
+	restore_knobs();
+}
+
+/* --------------------------------------------------------------- helpers */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *map_mergeable(size_t pages)
+{
+	void *p = mmap(NULL, pages * pagesize, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	if (madvise(p, pages * pagesize, MADV_MERGEABLE))
+		ksft_exit_fail_msg("MADV_MERGEABLE: %s\n", strerror(errno));
+	return p;
+}
+
+/* PFN of a page of process @pid, 0 if not present. */
+static unsigned long pid_pfn(pid_t pid, const char *addr)
+{
+	char path[64];
+	unsigned long pfn;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	pfn = pagemap_get_pfn(fd, (char *)addr);
+	close(fd);
+	return pfn == -1UL ? 0 : pfn;
+}
+
+/* Pages i where a[i] and b[i] map the same page frame. */
+static int count_shared(pid_t pa, const char *a, pid_t pb, const char *b,
+			int nr)
+{
+	int i, shared = 0;
+
+	for (i = 0; i < nr; i++) {
+		unsigned long pfn = pid_pfn(pa, a + i * pagesize);
+
+		if (pfn && pfn == pid_pfn(pb, b + i * pagesize))
+			shared++;
+	}
+	return shared;
+}
+
+/* Wait until @nr pages are shared, up to @timeout seconds. */
+static int wait_shared(pid_t pa, const char *a, pid_t pb, const char *b,
+		       int nr, double timeout, double *took)
+{
+	double start = now();
+	int shared;
+
+	do {
+		shared = count_shared(pa, a, pb, b, nr);
+		if (shared == nr)
+			break;
+		usleep(10000);
+	} while (now() - start < timeout);
+	if (took)
+		*took = now() - start;
+	return shared;
+}
+
+static bool wait_full_scans(int n)
+{
+	long target = knob("full_scans") + n;
+	double start = now();
+
+	while (knob("full_scans") < target) {
+		if (now() - start > 120)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+/*
+ * The file every reader reads: unique random bytes in every page, fresh
+ * for every call so that nothing left from an earlier case matches.
+ */
+static void refill_file(void)
+{
+	size_t i, len = NR_PAGES * pagesize;
+
+	for (i = 0; i < len / sizeof(long); i++)
+		((long *)file_data)[i] = random() ^ ((long)random() << 31);
+	if (pwrite(file_fd, file_data, len, 0) != (ssize_t)len)
+		ksft_exit_fail_msg("writing %s: %s\n", file_path, strerror(errno));
+	fsync(file_fd);
+	/* The loop device caches nothing with direct I/O, but be sure. */
+	if (loop_path[0]) {
+		int fd = open(loop_path, O_RDONLY);
+
+		if (fd >= 0) {
+			ioctl(fd, BLKFLSBUF, 0);
+			close(fd);
+		}
+	}
+}
+
+/* A mergeable area of unique pages that keeps the linear scan busy. */
+static void start_ballast(void)
+{
+	size_t i, pages = BALLAST_MB * (1024 * 1024 / pagesize);
+	int pipefd[2];
+	char c;
+
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	ballast_pid = fork();
+	if (!ballast_pid) {
+		char *p = map_mergeable(pages);
+
+		for (i = 0; i < pages; i++)
+			*(unsigned long *)(p + i * pagesize) = i + 1;
+		write(pipefd[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1)
+		ksft_exit_fail_msg("ballast did not start\n");
+	close(pipefd[0]);
+}
+
+static void stop_ballast(void)
+{
+	if (ballast_pid > 0) {
+		kill(ballast_pid, SIGKILL);
+		waitpid(ballast_pid, NULL, 0);
+		ballast_pid = 0;
+	}
+}
+
+/* Set up a loop device with direct I/O on the file, for O_DIRECT reads. */
+static void setup_loop(void)
+{
+	struct loop_config cfg = {};
+	int ctl, n, fd;
+
+	ctl = open("/dev/loop-control", O_RDWR);
+	if (ctl < 0)
+		return;
+	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	close(ctl);
+	if (n < 0)
+		return;
+	snprintf(loop_path, sizeof(loop_path), "/dev/loop%d", n);
+	fd = open(loop_path, O_RDWR);
+	if (fd < 0) {
+		loop_path[0] = 0;
+		return;
+	}
+	cfg.fd = file_fd;
+	cfg.block_size = pagesize;
+	cfg.info.lo_flags = LO_FLAGS_DIRECT_IO | LO_FLAGS_AUTOCLEAR |
+			    LO_FLAGS_READ_ONLY;
+	if (ioctl(fd, LOOP_CONFIGURE, &cfg)) {
+		ksft_print_msg("loop device: %s\n", strerror(errno));
+		loop_path[0] = 0;
+	}
+	/*
+	 * Keep fd open: with LO_FLAGS_AUTOCLEAR the device goes away with
+	 * the last opener, i.e. when the test exits.
+	 */
+}
+
+/* ------------------------------------------------------------ read paths */
+
+enum path {
+	P_READ, P_PREAD64, P_READV, P_PREADV, P_PREADV2,
+	P_AIO_PREAD, P_AIO_PREADV, P_URING_READ, P_URING_READV,
+	P_URING_READ_FIXED, NR_PATHS,
+};
+
+static const char * const path_names[] = {
+	"read", "pread64", "readv", "preadv", "preadv2",
+	"aio PREAD", "aio PREADV", "io_uring READ", "io_uring READV",
+	"io_uring READ_FIXED",
+};
+
+/* Split @len bytes at @buf into page-sized iovecs. */
+static int make_iov(struct iovec *iov, char *buf, size_t len)
+{
+	int i, n = len / pagesize;
+
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = buf + i * pagesize;
+		iov[i].iov_len = pagesize;
+	}
+	return n;
+}
+
+static ssize_t read_aio(int fd, char *buf, size_t len, bool vectored)
+{
+	struct iovec iov[NR_PAGES];
+	aio_context_t ctx = 0;
+	struct iocb cb = {}, *cbs[1] = { &cb };
+	struct io_event ev;
+	ssize_t ret;
+
+	if (syscall(__NR_io_setup, 1, &ctx))
+		return -errno;
+	cb.aio_fildes = fd;
+	cb.aio_offset = 0;
+	if (vectored) {
+		cb.aio_lio_opcode = IOCB_CMD_PREADV;
+		cb.aio_buf = (uintptr_t)iov;
+		cb.aio_nbytes = make_iov(iov, buf, len);
+	} else {
+		cb.aio_lio_opcode = IOCB_CMD_PREAD;
+		cb.aio_buf = (uintptr_t)buf;
+		cb.aio_nbytes = len;
+	}
+	ret = syscall(__NR_io_submit, ctx, 1, cbs);
+	if (ret == 1)
+		ret = syscall(__NR_io_getevents, ctx, 1, 1, &ev, NULL) == 1 ?
+		      (ssize_t)ev.res : -errno;
+	else
+		ret = ret < 0 ? -errno : -EIO;
+	syscall(__NR_io_destroy, ctx);
+	return ret;
+}
+
+/* A minimal io_uring: one SQE, one CQE, no liburing. */
+static ssize_t read_uring(int fd, char *buf, size_t len, int op)
+{
+	struct io_uring_params p = {};
+	struct iovec iov[NR_PAGES], fixed = { buf, len };
+	struct io_uring_sqe *sqes, *sqe;
+	struct io_uring_cqe *cqe;
+	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_mask;
+	unsigned int tail, idx;
+	size_t sq_len, cq_len;
+	char *sq, *cq;
+	ssize_t ret;
+	int ring;
+
+	ring = syscall(__NR_io_uring_setup, 4, &p);
+	if (ring < 0)
+		return -errno;
+	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  ring, IORING_OFF_SQ_RING);
+	cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  ring, IORING_OFF_CQ_RING);
+	sqes = mmap(NULL, p.sq_entries * sizeof(*sqes), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	sq_tail = (unsigned int *)(sq + p.sq_off.tail);
+	sq_mask = (unsigned int *)(sq + p.sq_off.ring_mask);
+	sq_array = (unsigned int *)(sq + p.sq_off.array);
+	cq_head = (unsigned int *)(cq + p.cq_off.head);
+	cq_mask = (unsigned int *)(cq + p.cq_off.ring_mask);
+
+	if (op == IORING_OP_READ_FIXED &&
+	    syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+		    &fixed, 1)) {
+		ret = -errno;
+		goto out;
+	}
+
+	tail = *sq_tail;
+	idx = tail & *sq_mask;
+	sqe = &sqes[idx];
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = op;
+	sqe->fd = fd;
+	sqe->off = 0;
+	if (op == IORING_OP_READV) {
+		sqe->addr = (uintptr_t)iov;
+		sqe->len = make_iov(iov, buf, len);
+	} else {
+		sqe->addr = (uintptr_t)buf;
+		sqe->len = len;
+		sqe->buf_index = 0;
+	}
+	sq_array[idx] = idx;
+	__atomic_store_n(sq_tail, tail + 1, __ATOMIC_RELEASE);
+
+	ret = syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS,
+		      NULL, 0);
+	if (ret < 0) {
+		ret = -errno;
+		goto out;
+	}
+	cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) +
+	      (__atomic_load_n(cq_head, __ATOMIC_ACQUIRE) & *cq_mask);
+	ret = cqe->res;
+	__atomic_store_n(cq_head, *cq_head + 1, __ATOMIC_RELEASE);
+out:
+	close(ring);	/* unregisters the fixed buffer */
+	if (sq != MAP_FAILED)
+		munmap(sq, sq_len);
+	if (cq != MAP_FAILED)
+		munmap(cq, cq_len);
+	if (sqes != MAP_FAILED)
+		munmap(sqes, p.sq_entries * sizeof(*sqes));
+	return ret;
+}
+
+/* Read the whole file into @buf through @path; returns bytes or -errno. */
+static ssize_t read_by(enum path path, bool direct, char *buf)
+{
+	size_t len = NR_PAGES * pagesize;
+	struct iovec iov[NR_PAGES];
+	ssize_t ret;
+	int fd;
+
+	fd = direct ? open(loop_path, O_RDONLY | O_DIRECT) :
+		      open(file_path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	switch (path) {
+	case P_READ:
+		ret = read(fd, buf, len);
+		break;
+	case P_PREAD64:
+		ret = pread(fd, buf, len, 0);
+		break;
+	case P_READV:
+		ret = readv(fd, iov, make_iov(iov, buf, len));
+		break;
+	case P_PREADV:
+		ret = preadv(fd, iov, make_iov(iov, buf, len), 0);
+		break;
+	case P_PREADV2:
+		ret = preadv2(fd, iov, make_iov(iov, buf, len), 0, 0);
+		break;
+	case P_AIO_PREAD:
+	case P_AIO_PREADV:
+		ret = read_aio(fd, buf, len, path == P_AIO_PREADV);
+		break;
+	case P_URING_READ:
+		ret = read_uring(fd, buf, len, IORING_OP_READ);
+		break;
+	case P_URING_READV:
+		ret = read_uring(fd, buf, len, IORING_OP_READV);
+		break;
+	case P_URING_READ_FIXED:
+		ret = read_uring(fd, buf, len, IORING_OP_READ_FIXED);
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	if (ret == -1 && path <= P_PREADV2)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/* (d) Every knob rejects bad values and keeps its value. */
+static void test_knobs(void)
+{
+	static const struct {
+		const char *knob, *bad;
+	} cases[] = {
+		{ "io_hints", "2" }, { "io_hints", "-1" }, { "io_hints", "on" },
+		{ "io_hints_capacity", "15" }, { "io_hints_capacity", "4194305" },
+		{ "io_hints_capacity", "-16" }, { "io_hints_capacity", "1k" },
+		{ "io_hints_scan_percent", "100" },
+		{ "io_hints_scan_percent", "-1" },
+		{ "io_hints_scan_percent", "50%" },
+	};
+	bool ok = true;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char before[32], after[32];
+		int err;
+
+		knob_read_str(cases[i].knob, before, sizeof(before));
+		err = knob_write(cases[i].knob, cases[i].bad);
+		knob_read_str(cases[i].knob, after, sizeof(after));
+		if (err != -EINVAL || strcmp(before, after)) {
+			ksft_print_msg("%s <- \"%s\": %s, %s -> %s\n",
+				       cases[i].knob, cases[i].bad,
+				       strerror(-err), before, after);
+			ok = false;
+		}
+	}
+	/* Good values are taken. */
+	knob_set("io_hints_capacity", 16);
+	ok &= knob("io_hints_capacity") == 16;
+	knob_set("io_hints_capacity", 65536);
+	knob_set("io_hints_scan_percent", 99);
+	ok &= knob("io_hints_scan_percent") == 99;
+	knob_set("io_hints_scan_percent", 50);
+	ksft_test_result(ok, "knobs reject bad values and keep their value\n");
+}
+
+/* Wait until ksmd used every pending hint and counted @n more stale. */
+static bool wait_stale(long stale0, long n)
+{
+	double start = now();
+
+	while (knob("io_hints_stale") < stale0 + n || knob("io_hints_pending")) {
+		if (now() - start > 30)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+/* Global rmap_items, from general_profit = shared * PAGE_SIZE - items * 64. */
+static long global_rmap_items(void)
+{
+	long shared = knob("pages_sharing") + knob("ksm_zero_pages");
+
+	return (shared * (long)pagesize - knob("general_profit")) / 64;
+}
+
+static long self_rmap_items(void)
+{
+	char line[128];
+	long n = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/ksm_stat", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "ksm_rmap_items %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* (c) Hints of an exited process or an unmapped range are stale. */
+static void test_stale(void)
+{
+	long stale0, items0 = global_rmap_items();
+	int status, pipefd[2], i;
+	pid_t exited, unmapper;
+	char c, *keep;
+	bool ok;
+
+	/* ksmd only runs while some mm is registered: keep one. */
+	keep = map_mergeable(4);
+	for (i = 0; i < 4; i++)
+		keep[i * pagesize] = i + 1;
+
+	knob_set("run", 0);
+	stale0 = knob("io_hints_stale");
+
+	exited = fork();
+	if (!exited) {
+		char *buf = map_mergeable(NR_PAGES);
+
+		_exit(read_by(P_PREAD64, false, buf) ==
+		      (ssize_t)(NR_PAGES * pagesize) ? 0 : 1);
+	}
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	unmapper = fork();
+	if (!unmapper) {
+		char *buf = map_mergeable(NR_PAGES);
+
+		if (read_by(P_PREAD64, false, buf) != (ssize_t)(NR_PAGES * pagesize))
+			_exit(1);
+		munmap(buf, NR_PAGES * pagesize);
+		write(pipefd[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	waitpid(exited, &status, 0);
+	ok = WIFEXITED(status) && !WEXITSTATUS(status);
+	ok &= read(pipefd[0], &c, 1) == 1;
+	close(pipefd[0]);
+	if (!ok)
+		ksft_print_msg("a reader failed\n");
+	if (knob("io_hints_pending") < 2) {
+		ksft_print_msg("%ld hints pending, expected 2 or more\n",
+			       knob("io_hints_pending"));
+		ok = false;
+	}
+
+	knob_set("run", 1);
+	if (!wait_stale(stale0, 2)) {
+		ksft_print_msg("stale: %ld more, pending %ld\n",
+			       knob("io_hints_stale") - stale0,
+			       knob("io_hints_pending"));
+		ok = false;
+	}
+	kill(unmapper, SIGKILL);
+	waitpid(unmapper, NULL, 0);
+
+	/*
+	 * Nothing is left behind once ksmd has been round twice: the only
+	 * new rmap_items are those of our own area.
+	 */
+	ok &= wait_full_scans(2);
+	if (global_rmap_items() != items0 + self_rmap_items()) {
+		ksft_print_msg("rmap_items: %ld before, %ld after, %ld ours\n",
+			       items0, global_rmap_items(), self_rmap_items());
+		ok = false;
+	}
+	munmap(keep, 4 * pagesize);
+	ksft_test_result(ok, "stale hints: exited process, unmapped range; nothing leaks\n");
+}
+
+/*
+ * (b) and (e): read the file twice into two mergeable buffers through
+ * @path; with hints both merge within seconds although the linear scan
+ * is busy with the ballast.  Then check the data and copy-on-write.
+ */
+static void test_path(enum path path, bool direct)
+{
+	size_t len = NR_PAGES * pagesize;
+	long merged0 = knob("io_hints_pages_merged");
+	long visited0 = knob("io_hints_pages_visited");
+	long rec0 = knob("io_hints_recorded");
+	const char *how = direct ? "O_DIRECT" : "buffered";
+	char *a, *b;
+	ssize_t ra, rb;
+	double took;
+	int shared, i;
+	bool ok;
+
+	if (direct && !loop_path[0]) {
+		ksft_test_result_skip("%s %s: no loop device\n",
+				      path_names[path], how);
+		return;
+	}
+	refill_file();
+	a = map_mergeable(NR_PAGES);
+	b = map_mergeable(NR_PAGES);
+	ra = read_by(path, direct, a);
+	rb = read_by(path, direct, b);
+	if (ra != (ssize_t)len || rb != (ssize_t)len) {
+		ksft_test_result_fail("%s %s: read returned %zd, %zd\n",
+				      path_names[path], how, ra, rb);
+		goto out;
+	}
+	ok = knob("io_hints_recorded") > rec0;
+	/*
+	 * The ring of READ_FIXED is gone, and with it the pin of its
+	 * registered buffer: KSM never merges pinned pages.
+	 */
+	shared = wait_shared(getpid(), a, getpid(), b, NR_PAGES,
+			     MERGE_TIMEOUT, &took);
+	ok &= shared == NR_PAGES;
+	ok &= knob("io_hints_pages_visited") - visited0 >= 2 * NR_PAGES;
+	/* Stale KSM pages pruned meanwhile may lower the count a little. */
+	ok &= knob("io_hints_pages_merged") - merged0 >= NR_PAGES;
+	ok &= !memcmp(a, file_data, len) && !memcmp(b, file_data, len);
+
+	/* Copy-on-write: a's pages change, b keeps the file's bytes. */
+	for (i = 0; i < NR_PAGES; i++)
+		a[i * pagesize + i] ^= 0x5a;
+	ok &= count_shared(getpid(), a, getpid(), b, NR_PAGES) == 0;
+	ok &= !memcmp(b, file_data, len);
+	for (i = 0; i < NR_PAGES; i++) {
+		ok &= (char)(a[i * pagesize + i] ^ 0x5a) ==
+		      file_data[i * pagesize + i];
+		a[i * pagesize + i] ^= 0x5a;
+	}
+	ok &= !memcmp(a, file_data, len);
+
+	ksft_print_msg("%s %s: hints recorded %ld, pages visited %ld, merged %ld\n",
+		       path_names[path], how, knob("io_hints_recorded") - rec0,
+		       knob("io_hints_pages_visited") - visited0,
+		       knob("io_hints_pages_merged") - merged0);
+	ksft_test_result(ok, "%s %s: %d/%d pages merged in %.2fs, data intact\n",
+			 path_names[path], how, shared, NR_PAGES, took);
+out:
+	munmap(a, len);
+	munmap(b, len);
+}
+
+/*
+ * Two readers, each in its own process, read the file into mergeable
+ * memory; returns how many pages they share after @window seconds, or
+ * when all are shared if @window is 0 (then *took says when).
+ */
+static int two_readers(double window, double *took)
+{
+	char *buf = mmap(NULL, NR_PAGES * pagesize, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int i, shared, pipefd[2];
+	pid_t pid[2];
+	char c;
+
+	if (buf == MAP_FAILED || pipe(pipefd))
+		ksft_exit_fail_msg("readers: %s\n", strerror(errno));
+	refill_file();
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		if (!pid[i]) {
+			madvise(buf, NR_PAGES * pagesize, MADV_MERGEABLE);
+			read_by(P_PREAD64, false, buf);
+			write(pipefd[1], "x", 1);
+			pause();
+			_exit(0);
+		}
+	}
+	close(pipefd[1]);
+	for (i = 0; i < 2; i++)
+		if (read(pipefd[0], &c, 1) != 1)
+			ksft_exit_fail_msg("reader died\n");
+	close(pipefd[0]);
+
+	if (window > 0) {
+		usleep(window * 1e6);
+		shared = count_shared(pid[0], buf, pid[1], buf, NR_PAGES);
+	} else {
+		shared = wait_shared(pid[0], buf, pid[1], buf, NR_PAGES,
+				     MERGE_TIMEOUT, took);
+	}
+	for (i = 0; i < 2; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+	munmap(buf, NR_PAGES * pagesize);
+	return shared;
+}
+
+/* (a) Hints merge two readers' pages long before the linear scan would. */
+static void test_speed(void)
+{
+	double took = 0, window;
+	int on, off;
+
+	on = two_readers(0, &took);
+	knob_set("io_hints", 0);
+	window = took < 0.5 ? 0.5 : took;
+	off = two_readers(window, NULL);
+	knob_set("io_hints", 1);
+	ksft_print_msg("two readers, %d pages each, %d MiB ballast:\n",
+		       NR_PAGES, BALLAST_MB);
+	ksft_print_msg("hints on: %d merged in %.2fs; off: %d in %.2fs\n",
+		       on, took, off, window);
+	ksft_test_result(on == NR_PAGES && off < NR_PAGES / 4,
+			 "two readers merge with hints (%d/%d in %.2fs), not without (%d/%d)\n",
+			 on, NR_PAGES, took, off, NR_PAGES);
+}
+
+int main(void)
+{
+	size_t i;
+	int p;
+
+	ksft_print_header();
+	pagesize = getpagesize();
+	if (getuid())
+		ksft_exit_skip("needs root\n");
+	if (access(KSM_DIR "io_hints", F_OK))
+		ksft_exit_skip("kernel without KSM I/O hints\n");
+	ksft_set_plan(3 + NR_PATHS * 2);
+
+	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
+		if (knob_read_str(saved_knobs[i], saved_values[i],
+				  sizeof(saved_values[i])))
+			saved_values[i][0] = 0;
+	atexit(cleanup);
+	srandom(getpid());
+
+	strcpy(file_path, "/tmp/ksm_hints_XXXXXX");
+	file_fd = mkstemp(file_path);
+	file_data = malloc(NR_PAGES * pagesize);
+	if (file_fd < 0 || !file_data)
+		ksft_exit_fail_msg("test file: %s\n", strerror(errno));
+	refill_file();
+	setup_loop();
+
+	knob_set("run", 1);
+	knob_set("pages_to_scan", 100);
+	knob_set("sleep_millisecs", 20);
+	knob_set("io_hints", 1);
+	knob_set("io_hints_scan_percent", 50);
+
+	test_knobs();
+	test_stale();
+
+	start_ballast();
+	for (p = 0; p < NR_PATHS; p++) {
+		test_path(p, false);
+		test_path(p, true);
+	}
+	test_speed();
+	stop_ballast();
+
+	ksft_finished();
+}

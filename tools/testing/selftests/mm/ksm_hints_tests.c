@@ -555,13 +555,14 @@ static long global_rmap_items(void)
 	return (shared * (long)pagesize - knob("general_profit")) / 64;
 }
 
-static long self_rmap_items(void)
+static long pid_rmap_items(pid_t pid)
 {
 	char line[128];
 	long n = -1;
 	FILE *f;
 
-	f = fopen("/proc/self/ksm_stat", "r");
+	snprintf(line, sizeof(line), "/proc/%d/ksm_stat", pid);
+	f = fopen(line, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
@@ -575,15 +576,32 @@ static long self_rmap_items(void)
 static void test_stale(void)
 {
 	long stale0, items0 = global_rmap_items();
-	int status, pipefd[2], i;
-	pid_t exited, unmapper;
-	char c, *keep;
+	pid_t exited, unmapper, keeper;
+	int status, pipefd[2];
+	char c;
 	bool ok;
 
-	/* ksmd only runs while some mm is registered: keep one. */
-	keep = map_mergeable(4);
-	for (i = 0; i < 4; i++)
-		keep[i * pagesize] = i + 1;
+	/*
+	 * ksmd only runs while some mm is registered: a keeper process holds
+	 * one.  Not this one: its own reads of sysfs would leave hints.
+	 */
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	keeper = fork();
+	if (!keeper) {
+		char *keep = map_mergeable(4);
+		int i;
+
+		for (i = 0; i < 4; i++)
+			keep[i * pagesize] = i + 1;
+		write(pipefd[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1)
+		ksft_exit_fail_msg("keeper did not start\n");
+	close(pipefd[0]);
 
 	knob_set("run", 0);
 	stale0 = knob("io_hints_stale");
@@ -633,15 +651,17 @@ static void test_stale(void)
 
 	/*
 	 * Nothing is left behind once ksmd has been round twice: the only
-	 * new rmap_items are those of our own area.
+	 * new rmap_items are those of the keeper.
 	 */
 	ok &= wait_full_scans(2);
-	if (global_rmap_items() != items0 + self_rmap_items()) {
-		ksft_print_msg("rmap_items: %ld before, %ld after, %ld ours\n",
-			       items0, global_rmap_items(), self_rmap_items());
+	if (global_rmap_items() != items0 + pid_rmap_items(keeper)) {
+		ksft_print_msg("rmap_items: %ld before, %ld after, keeper %ld\n",
+			       items0, global_rmap_items(),
+			       pid_rmap_items(keeper));
 		ok = false;
 	}
-	munmap(keep, 4 * pagesize);
+	kill(keeper, SIGKILL);
+	waitpid(keeper, NULL, 0);
 	ksft_test_result(ok, "stale hints: exited process, unmapped range; nothing leaks\n");
 }
 
@@ -801,7 +821,7 @@ int main(void)
 	atexit(cleanup);
 	srandom(getpid());
 
-	strcpy(file_path, "/tmp/ksm_hints_XXXXXX");
+	snprintf(file_path, sizeof(file_path), "/tmp/ksm_hints_XXXXXX");
 	file_fd = mkstemp(file_path);
 	file_data = malloc(NR_PAGES * pagesize);
 	if (file_fd < 0 || !file_data)

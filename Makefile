@@ -6,10 +6,11 @@
 FLAVOUR ?= test
 S := scripts
 
-.PHONY: help demo test series build tree boot clean distclean
+.PHONY: help demo bench-hints test series build tree boot clean distclean
 
 help:
 	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
+	@echo "make bench-hints  the I/O-hints benchmark, hints on vs off (HINTS_RUNS, HINTS_SECONDS)"
 	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
 	@echo "make series    emit the series as git format-patch files in build/series"
 	@echo "make build     build one kernel flavour (FLAVOUR=test|bench, default test)"
@@ -19,6 +20,10 @@ help:
 
 demo:
 	@$(S)/demo.sh
+	@HINTS_RUNS="$${HINTS_RUNS:-2:buffered}" $(S)/bench-hints.sh
+
+bench-hints:
+	@$(S)/bench-hints.sh
 
 test:
 	@$(S)/test.sh

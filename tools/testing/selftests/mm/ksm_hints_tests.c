@@ -151,6 +151,28 @@ static void *map_mergeable(size_t pages)
 	return p;
 }
 
+/*
+ * A mergeable area inside a PMD-aligned transparent huge page, 8 pages in
+ * so that ksmd's first merge in it is not of the head page, and merging
+ * must split it; munmap() the returned *@base, *@len.
+ */
+static void *map_mergeable_thp(size_t pages, void **base, size_t *len)
+{
+	size_t pmd = read_pmd_pagesize();
+	char *p;
+
+	*len = pages * pagesize + 2 * pmd;
+	*base = mmap(NULL, *len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*base == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	p = (char *)(((uintptr_t)*base + pmd - 1) & ~(pmd - 1));
+	madvise(p, pmd, MADV_HUGEPAGE);
+	if (madvise(p, pmd, MADV_MERGEABLE))
+		ksft_exit_fail_msg("MADV_MERGEABLE: %s\n", strerror(errno));
+	return p + 8 * pagesize;
+}
+
 /* PFN of a page of process @pid, 0 if not present. */
 static unsigned long pid_pfn(pid_t pid, const char *addr)
 {
@@ -237,17 +259,21 @@ static void refill_file(void)
 	}
 }
 
-/* A mergeable area of unique pages that keeps the linear scan busy. */
-static void start_ballast(void)
+/*
+ * A process holding @pages populated mergeable pages of unique content,
+ * until it is killed.  Returns its pid once the pages are there.
+ */
+static pid_t start_holder(size_t pages)
 {
-	size_t i, pages = BALLAST_MB * (1024 * 1024 / pagesize);
 	int pipefd[2];
+	pid_t pid;
+	size_t i;
 	char c;
 
 	if (pipe(pipefd))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	ballast_pid = fork();
-	if (!ballast_pid) {
+	pid = fork();
+	if (!pid) {
 		char *p = map_mergeable(pages);
 
 		for (i = 0; i < pages; i++)
@@ -258,8 +284,15 @@ static void start_ballast(void)
 	}
 	close(pipefd[1]);
 	if (read(pipefd[0], &c, 1) != 1)
-		ksft_exit_fail_msg("ballast did not start\n");
+		ksft_exit_fail_msg("holder of %zu pages did not start\n", pages);
 	close(pipefd[0]);
+	return pid;
+}
+
+/* A mergeable area of unique pages that keeps the linear scan busy. */
+static void start_ballast(void)
+{
+	ballast_pid = start_holder(BALLAST_MB * (1024 * 1024 / pagesize));
 }
 
 static void stop_ballast(void)
@@ -585,23 +618,7 @@ static void test_stale(void)
 	 * ksmd only runs while some mm is registered: a keeper process holds
 	 * one.  Not this one: its own reads of sysfs would leave hints.
 	 */
-	if (pipe(pipefd))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	keeper = fork();
-	if (!keeper) {
-		char *keep = map_mergeable(4);
-		int i;
-
-		for (i = 0; i < 4; i++)
-			keep[i * pagesize] = i + 1;
-		write(pipefd[1], "x", 1);
-		pause();
-		_exit(0);
-	}
-	close(pipefd[1]);
-	if (read(pipefd[0], &c, 1) != 1)
-		ksft_exit_fail_msg("keeper did not start\n");
-	close(pipefd[0]);
+	keeper = start_holder(4);
 
 	knob_set("run", 0);
 	stale0 = knob("io_hints_stale");
@@ -670,13 +687,15 @@ static void test_stale(void)
  * @path; with hints both merge within seconds although the linear scan
  * is busy with the ballast.  Then check the data and copy-on-write.
  */
-static void test_path(enum path path, bool direct)
+static void test_path(enum path path, bool direct, bool thp)
 {
 	size_t len = NR_PAGES * pagesize;
 	long merged0 = knob("io_hints_pages_merged");
 	long visited0 = knob("io_hints_pages_visited");
 	long rec0 = knob("io_hints_recorded");
-	const char *how = direct ? "O_DIRECT" : "buffered";
+	const char *how = thp ? "into a THP" : direct ? "O_DIRECT" : "buffered";
+	void *base_a = NULL, *base_b = NULL;
+	size_t len_a, len_b;
 	char *a, *b;
 	ssize_t ra, rb;
 	double took;
@@ -689,10 +708,17 @@ static void test_path(enum path path, bool direct)
 		return;
 	}
 	refill_file();
-	a = map_mergeable(NR_PAGES);
-	b = map_mergeable(NR_PAGES);
+	if (thp) {
+		a = map_mergeable_thp(NR_PAGES, &base_a, &len_a);
+		b = map_mergeable_thp(NR_PAGES, &base_b, &len_b);
+	} else {
+		a = map_mergeable(NR_PAGES);
+		b = map_mergeable(NR_PAGES);
+	}
 	ra = read_by(path, direct, a);
 	rb = read_by(path, direct, b);
+	if (thp && !check_huge_anon(a - 8 * pagesize, 1, read_pmd_pagesize()))
+		ksft_print_msg("%s %s: no THP was allocated\n", path_names[path], how);
 	if (ra != (ssize_t)len || rb != (ssize_t)len) {
 		ksft_test_result_fail("%s %s: read returned %zd, %zd\n",
 				      path_names[path], how, ra, rb);
@@ -730,8 +756,13 @@ static void test_path(enum path path, bool direct)
 	ksft_test_result(ok, "%s %s: %d/%d pages merged in %.2fs, data intact\n",
 			 path_names[path], how, shared, NR_PAGES, took);
 out:
-	munmap(a, len);
-	munmap(b, len);
+	if (thp) {
+		munmap(base_a, len_a);
+		munmap(base_b, len_b);
+	} else {
+		munmap(a, len);
+		munmap(b, len);
+	}
 }
 
 /*
@@ -812,7 +843,7 @@ int main(void)
 		ksft_exit_skip("needs root\n");
 	if (access(KSM_DIR "io_hints", F_OK))
 		ksft_exit_skip("kernel without KSM I/O hints\n");
-	ksft_set_plan(3 + NR_PATHS * 2);
+	ksft_set_plan(4 + NR_PATHS * 2);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -840,9 +871,11 @@ int main(void)
 
 	start_ballast();
 	for (p = 0; p < NR_PATHS; p++) {
-		test_path(p, false);
-		test_path(p, true);
+		test_path(p, false, false);
+		test_path(p, true, false);
 	}
+	/* Merging a hinted page of a THP splits it under ksmd. */
+	test_path(P_PREAD64, false, true);
 	test_speed();
 	stop_ballast();
 

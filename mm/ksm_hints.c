@@ -109,7 +109,7 @@ struct ksm_hint_stack *ksm_hint_stack_alloc(unsigned int capacity)
 	for_each_possible_cpu(cpu) {
 		struct ksm_hint_ring *ring = per_cpu_ptr(stack->rings, cpu);
 
-		spin_lock_init(&ring->lock);
+		raw_spin_lock_init(&ring->lock);
 		ring->slots = kvcalloc_node(stack->ring_size,
 					    sizeof(*ring->slots), GFP_KERNEL,
 					    cpu_to_node(cpu));
@@ -179,7 +179,7 @@ void ksm_hint_stack_push(struct ksm_hint_stack *stack, struct mm_struct *mm,
 
 	local_irq_save(flags);
 	ring = this_cpu_ptr(stack->rings);
-	spin_lock(&ring->lock);
+	raw_spin_lock(&ring->lock);
 	ring->recorded++;
 	if (ring->count) {
 		hint = &ring->slots[ring_prev(stack, ring->head)];
@@ -206,7 +206,7 @@ void ksm_hint_stack_push(struct ksm_hint_stack *stack, struct mm_struct *mm,
 	hint->stamp = now;
 	ring->head = ring->head + 1 == stack->ring_size ? 0 : ring->head + 1;
 unlock:
-	spin_unlock(&ring->lock);
+	raw_spin_unlock(&ring->lock);
 	local_irq_restore(flags);
 }
 
@@ -232,7 +232,7 @@ bool ksm_hint_stack_pop(struct ksm_hint_stack *stack, struct ksm_hint *hint)
 		u64 stamp;
 
 		ring = per_cpu_ptr(stack->rings, cpu);
-		spin_lock_irqsave(&ring->lock, flags);
+		raw_spin_lock_irqsave(&ring->lock, flags);
 		if (ring->count) {
 			stamp = ring->slots[ring_prev(stack, ring->head)].stamp;
 			if (!best || stamp > best_stamp) {
@@ -240,21 +240,21 @@ bool ksm_hint_stack_pop(struct ksm_hint_stack *stack, struct ksm_hint *hint)
 				best_stamp = stamp;
 			}
 		}
-		spin_unlock_irqrestore(&ring->lock, flags);
+		raw_spin_unlock_irqrestore(&ring->lock, flags);
 	}
 	if (!best)
 		return false;
 
-	spin_lock_irqsave(&best->lock, flags);
+	raw_spin_lock_irqsave(&best->lock, flags);
 	if (WARN_ON_ONCE(!best->count)) {
-		spin_unlock_irqrestore(&best->lock, flags);
+		raw_spin_unlock_irqrestore(&best->lock, flags);
 		return false;
 	}
 	best->head = ring_prev(stack, best->head);
 	*hint = best->slots[best->head];
 	best->count--;
 	best->popped++;
-	spin_unlock_irqrestore(&best->lock, flags);
+	raw_spin_unlock_irqrestore(&best->lock, flags);
 	return true;
 }
 
@@ -273,13 +273,13 @@ void ksm_hint_stack_stats(struct ksm_hint_stack *stack,
 	for_each_possible_cpu(cpu) {
 		struct ksm_hint_ring *ring = per_cpu_ptr(stack->rings, cpu);
 
-		spin_lock_irqsave(&ring->lock, flags);
+		raw_spin_lock_irqsave(&ring->lock, flags);
 		stats->recorded += ring->recorded;
 		stats->coalesced += ring->coalesced;
 		stats->overwritten += ring->overwritten;
 		stats->popped += ring->popped;
 		stats->held += ring->count;
-		spin_unlock_irqrestore(&ring->lock, flags);
+		raw_spin_unlock_irqrestore(&ring->lock, flags);
 	}
 }
 
@@ -443,11 +443,17 @@ struct ksm_hint_batch {
 	struct ksm_hint_span spans[] __counted_by(nr);
 };
 
+struct ksm_hint_fill_arg {
+	struct ksm_hint_batch *batch;
+	unsigned int next;
+};
+
 static void ksm_hint_batch_fill(const struct ksm_hint_span *span, void *data)
 {
-	struct ksm_hint_batch *batch = data;
+	struct ksm_hint_fill_arg *arg = data;
 
-	batch->spans[batch->nr++] = *span;
+	if (!WARN_ON_ONCE(arg->next >= arg->batch->nr))
+		arg->batch->spans[arg->next++] = *span;
 }
 
 static void ksm_hint_count_fn(const struct ksm_hint_span *span, void *data)
@@ -471,6 +477,7 @@ struct ksm_hint_batch *__ksm_hint_batch_alloc(struct mm_struct *mm,
 					      const struct iov_iter *iter,
 					      gfp_t gfp)
 {
+	struct ksm_hint_fill_arg arg = {};
 	struct ksm_hint_batch *batch;
 	unsigned int runs;
 
@@ -481,8 +488,9 @@ struct ksm_hint_batch *__ksm_hint_batch_alloc(struct mm_struct *mm,
 	if (!batch)
 		return NULL;
 	batch->mm = mm;
-	batch->nr = 0;
-	ksm_hint_walk_iter(iter, SIZE_MAX, ksm_hint_batch_fill, batch);
+	batch->nr = runs;
+	arg.batch = batch;
+	ksm_hint_walk_iter(iter, SIZE_MAX, ksm_hint_batch_fill, &arg);
 	return batch;
 }
 
@@ -635,6 +643,7 @@ unsigned int ksm_hints_scan(unsigned int pages_to_scan)
 {
 	unsigned long budget, used = 0;
 	struct ksm_hint_stack *stack;
+	bool drained = false;
 
 	if (!static_branch_unlikely(&ksm_hints_key))
 		return 0;
@@ -659,7 +668,7 @@ unsigned int ksm_hints_scan(unsigned int pages_to_scan)
 		visited = ksm_scan_hint(ksm_hint_cursor.mm,
 					ksm_hint_cursor.start,
 					min(ksm_hint_cursor.nr_pages,
-					    budget - used), &merged);
+					    budget - used), &merged, &drained);
 		if (visited <= 0) {
 			ksm_hints_stale++;
 			ksm_hint_cursor.nr_pages = 0;

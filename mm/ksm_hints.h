@@ -33,7 +33,8 @@ struct ksm_hint {
 
 /**
  * struct ksm_hint_ring - the part of a hint stack owned by one CPU
- * @lock: serialises the pushes of this CPU with ksmd's pops
+ * @lock: serialises the pushes of this CPU with ksmd's pops; raw, as
+ *        pushes come from hard interrupts (AIO completion), also on RT
  * @head: slot the next push writes; the newest hint is in the slot before
  * @count: hints held, at most the stack's @ring_size
  * @recorded: pushes accepted (coalesced or not)
@@ -46,7 +47,7 @@ struct ksm_hint {
  * recorded == coalesced + overwritten + popped + count at all times.
  */
 struct ksm_hint_ring {
-	spinlock_t lock;	/* see above */
+	raw_spinlock_t lock;	/* see above */
 	unsigned int head;
 	unsigned int count;
 	unsigned long recorded;
@@ -121,7 +122,7 @@ void *ksm_hint_index_find(struct ksm_hint_index *index, unsigned long addr,
  * Provided by mm/ksm.c for the consumer.
  */
 long ksm_scan_hint(struct mm_struct *mm, unsigned long start,
-		   unsigned long nr_pages, unsigned long *merged);
+		   unsigned long nr_pages, unsigned long *merged, bool *drained);
 void ksm_hints_quiesce(void);
 
 /*

@@ -687,20 +687,73 @@ static void test_stale(void)
  * @path; with hints both merge within seconds although the linear scan
  * is busy with the ballast.  Then check the data and copy-on-write.
  */
+/* What the reader child of test_path() tells the parent. */
+struct path_report {
+	ssize_t ra, rb;
+	char *a, *b;
+};
+
+/*
+ * The reader child of test_path(): reads the file into @a and @b, reports,
+ * waits for the parent to see them merged, then checks the data, writes
+ * (copy-on-write) and checks again.  Exit status 0 if all is well.
+ */
+static void path_reader(enum path path, bool direct, bool thp, int report,
+			int go)
+{
+	size_t len = NR_PAGES * pagesize, len_a, len_b;
+	struct path_report r;
+	void *base_a, *base_b;
+	bool ok = true;
+	int i;
+
+	if (thp) {
+		r.a = map_mergeable_thp(NR_PAGES, &base_a, &len_a);
+		r.b = map_mergeable_thp(NR_PAGES, &base_b, &len_b);
+	} else {
+		r.a = map_mergeable(NR_PAGES);
+		r.b = map_mergeable(NR_PAGES);
+	}
+	r.ra = read_by(path, direct, r.a);
+	r.rb = read_by(path, direct, r.b);
+	if (thp && !check_huge_anon(r.a - 8 * pagesize, 1, read_pmd_pagesize()))
+		ksft_print_msg("no THP was allocated\n");
+	if (write(report, &r, sizeof(r)) != sizeof(r) || read(go, &i, 1) != 1)
+		_exit(2);
+
+	ok &= !memcmp(r.a, file_data, len) && !memcmp(r.b, file_data, len);
+	/* Copy-on-write: a's pages change, b keeps the file's bytes. */
+	for (i = 0; i < NR_PAGES; i++)
+		r.a[i * pagesize + i] ^= 0x5a;
+	ok &= count_shared(getpid(), r.a, getpid(), r.b, NR_PAGES) == 0;
+	ok &= !memcmp(r.b, file_data, len);
+	for (i = 0; i < NR_PAGES; i++) {
+		ok &= (char)(r.a[i * pagesize + i] ^ 0x5a) ==
+		      file_data[i * pagesize + i];
+		r.a[i * pagesize + i] ^= 0x5a;
+	}
+	ok &= !memcmp(r.a, file_data, len);
+	_exit(ok ? 0 : 1);
+}
+
+/*
+ * (b) and (e): a child reads the file twice into two mergeable buffers
+ * through @path; with hints both merge within seconds although the linear
+ * scan is busy with the ballast.  The parent watches from outside: it has
+ * no mergeable memory, so its own reads of pagemap and sysfs leave no
+ * hints to compete with the child's.
+ */
 static void test_path(enum path path, bool direct, bool thp)
 {
-	size_t len = NR_PAGES * pagesize;
 	long merged0 = knob("io_hints_pages_merged");
 	long visited0 = knob("io_hints_pages_visited");
 	long rec0 = knob("io_hints_recorded");
 	const char *how = thp ? "into a THP" : direct ? "O_DIRECT" : "buffered";
-	void *base_a = NULL, *base_b = NULL;
-	size_t len_a, len_b;
-	char *a, *b;
-	ssize_t ra, rb;
-	double took;
-	int shared, i;
-	bool ok;
+	int report[2], go[2], status, shared = 0;
+	struct path_report r = {};
+	bool ok = false, failed = true;
+	double took = 0;
+	pid_t pid;
 
 	if (direct && !loop_path[0]) {
 		ksft_test_result_skip("%s %s: no loop device\n",
@@ -708,61 +761,52 @@ static void test_path(enum path path, bool direct, bool thp)
 		return;
 	}
 	refill_file();
-	if (thp) {
-		a = map_mergeable_thp(NR_PAGES, &base_a, &len_a);
-		b = map_mergeable_thp(NR_PAGES, &base_b, &len_b);
-	} else {
-		a = map_mergeable(NR_PAGES);
-		b = map_mergeable(NR_PAGES);
-	}
-	ra = read_by(path, direct, a);
-	rb = read_by(path, direct, b);
-	if (thp && !check_huge_anon(a - 8 * pagesize, 1, read_pmd_pagesize()))
-		ksft_print_msg("%s %s: no THP was allocated\n", path_names[path], how);
-	if (ra != (ssize_t)len || rb != (ssize_t)len) {
-		ksft_test_result_fail("%s %s: read returned %zd, %zd\n",
-				      path_names[path], how, ra, rb);
+	if (pipe(report) || pipe(go))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (!pid)
+		path_reader(path, direct, thp, report[1], go[0]);
+	close(report[1]);
+	close(go[0]);
+	if (read(report[0], &r, sizeof(r)) != sizeof(r)) {
+		ksft_test_result_fail("%s %s: reader died\n", path_names[path], how);
 		goto out;
 	}
+	if (r.ra != (ssize_t)(NR_PAGES * pagesize) ||
+	    r.rb != (ssize_t)(NR_PAGES * pagesize)) {
+		ksft_test_result_fail("%s %s: read returned %zd, %zd\n",
+				      path_names[path], how, r.ra, r.rb);
+		goto out;
+	}
+	failed = false;
 	ok = knob("io_hints_recorded") > rec0;
 	/*
 	 * The ring of READ_FIXED is gone, and with it the pin of its
 	 * registered buffer: KSM never merges pinned pages.
 	 */
-	shared = wait_shared(getpid(), a, getpid(), b, NR_PAGES,
-			     MERGE_TIMEOUT, &took);
+	shared = wait_shared(pid, r.a, pid, r.b, NR_PAGES, MERGE_TIMEOUT, &took);
 	ok &= shared == NR_PAGES;
 	ok &= knob("io_hints_pages_visited") - visited0 >= 2 * NR_PAGES;
 	/* Stale KSM pages pruned meanwhile may lower the count a little. */
 	ok &= knob("io_hints_pages_merged") - merged0 >= NR_PAGES;
-	ok &= !memcmp(a, file_data, len) && !memcmp(b, file_data, len);
-
-	/* Copy-on-write: a's pages change, b keeps the file's bytes. */
-	for (i = 0; i < NR_PAGES; i++)
-		a[i * pagesize + i] ^= 0x5a;
-	ok &= count_shared(getpid(), a, getpid(), b, NR_PAGES) == 0;
-	ok &= !memcmp(b, file_data, len);
-	for (i = 0; i < NR_PAGES; i++) {
-		ok &= (char)(a[i * pagesize + i] ^ 0x5a) ==
-		      file_data[i * pagesize + i];
-		a[i * pagesize + i] ^= 0x5a;
-	}
-	ok &= !memcmp(a, file_data, len);
-
 	ksft_print_msg("%s %s: hints recorded %ld, pages visited %ld, merged %ld\n",
 		       path_names[path], how, knob("io_hints_recorded") - rec0,
 		       knob("io_hints_pages_visited") - visited0,
 		       knob("io_hints_pages_merged") - merged0);
-	ksft_test_result(ok, "%s %s: %d/%d pages merged in %.2fs, data intact\n",
-			 path_names[path], how, shared, NR_PAGES, took);
 out:
-	if (thp) {
-		munmap(base_a, len_a);
-		munmap(base_b, len_b);
-	} else {
-		munmap(a, len);
-		munmap(b, len);
+	if (write(go[1], "g", 1) != 1)
+		ok = false;
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		ksft_print_msg("%s %s: the reader's data check failed\n",
+			       path_names[path], how);
+		ok = false;
 	}
+	close(report[0]);
+	close(go[1]);
+	if (!failed)
+		ksft_test_result(ok, "%s %s: %d/%d pages merged in %.2fs, data intact\n",
+				 path_names[path], how, shared, NR_PAGES, took);
 }
 
 /*

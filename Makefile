@@ -6,12 +6,13 @@
 FLAVOUR ?= test
 S := scripts
 
-.PHONY: help demo bench-hints test series build tree boot clean distclean
+.PHONY: help demo bench-hints test selftest series build tree boot clean distclean
 
 help:
 	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
 	@echo "make bench-hints  the I/O-hints benchmark, hints on vs off (HINTS_RUNS, HINTS_SECONDS)"
 	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
+	@echo "make selftest T='name...'  build, boot and run only those lines of scripts/selftests.list"
 	@echo "make series    emit the series as git format-patch files in build/series"
 	@echo "make build     build one kernel flavour (FLAVOUR=test|bench, default test)"
 	@echo "make boot CMD='...'   boot FLAVOUR and run CMD inside (default: a shell command list)"
@@ -27,6 +28,9 @@ bench-hints:
 
 test:
 	@$(S)/test.sh
+
+selftest:
+	@$(S)/selftest.sh $(T)
 
 series:
 	@$(S)/series.sh

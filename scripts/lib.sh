@@ -64,6 +64,9 @@ BUILD_PKGS="linux-source-6.12 build-essential flex bison bc libelf-dev
 BOOT_PKGS="qemu-system-x86 busybox-static"
 TEST_PKGS="libnuma-dev libcap-dev python3-ply"
 
+# What counts as a kernel splat in a console log (grep -E).
+SPLAT_RE='WARNING:|BUG:|Oops|general protection fault|kernel BUG|possible recursive locking|circular locking dependency|inconsistent lock state|suspicious RCU usage|KASAN:|KFENCE:|UBSAN:|list_add corruption|list_del corruption|Call Trace:|INFO: task .* blocked'
+
 # Kernel release string of the base tree, e.g. "6.12.117".
 base_version() {
 	make -s -C "$SRC" kernelversion 2>/dev/null

@@ -189,7 +189,7 @@ else
 fi
 
 # --- 6. kernel splats --------------------------------------------------------
-splat='WARNING:|BUG:|Oops|general protection fault|kernel BUG|possible recursive locking|circular locking dependency|inconsistent lock state|suspicious RCU usage|KASAN:|KFENCE:|UBSAN:|list_add corruption|list_del corruption|Call Trace:|INFO: task .* blocked'
+splat=$SPLAT_RE
 if [ -f "$run/console.log" ]; then
 	if grep -Eq "$splat" "$run/console.log"; then
 		fail "console: kernel warnings in $run/console.log"

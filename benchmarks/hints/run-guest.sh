@@ -3,12 +3,15 @@
 #
 # run-guest.sh BENCH SECONDS RUNS... - inside the booted bench kernel, run
 # the I/O-duplication scenario for every RUN ("procs:buffered" or
-# "procs:direct"), KSM I/O hints off and then on, into the current
-# directory (the result share): RUN-off.csv, RUN-on.csv, results.txt.
+# "procs:direct"), KSM I/O hints off and on, into the current directory
+# (the result share): RUN-off.csv, RUN-on.csv, results.txt.  Which mode
+# runs first alternates between RUNs, so that a bias of the first run in a
+# boot does not always fall on the same side.
 bench=$1
 secs=$2
 shift 2
 : >results.txt
+order="off on"
 for run in "$@"; do
 	procs=${run%%:*}
 	mode=${run#*:}
@@ -17,7 +20,7 @@ for run in "$@"; do
 	direct) dflag=-d ;;
 	*) echo "unknown mode $mode in $run" >&2; exit 2 ;;
 	esac
-	for hints in off on; do
+	for hints in $order; do
 		hflag=
 		[ $hints = on ] && hflag=-H
 		name=n$procs-$mode-$hints
@@ -29,5 +32,6 @@ for run in "$@"; do
 		fi
 		echo "$name $(grep '^RESULT' "$name.log")" >>results.txt
 	done
+	[ "$order" = "off on" ] && order="on off" || order="off on"
 done
 cat results.txt

@@ -728,6 +728,17 @@ static void ksm_hints_replace_stack(struct ksm_hint_stack *stack)
 	ksm_hint_stack_free(old);
 }
 
+/* Allocate a stack of @capacity hints and put it in place of the old one. */
+static int ksm_hints_new_stack(unsigned int capacity)
+{
+	struct ksm_hint_stack *stack = ksm_hint_stack_alloc(capacity);
+
+	if (!stack)
+		return -ENOMEM;
+	ksm_hints_replace_stack(stack);
+	return 0;
+}
+
 #define KSM_HINTS_ATTR_RO(_name) \
 	static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
 #define KSM_HINTS_ATTR(_name) \
@@ -744,30 +755,24 @@ static ssize_t io_hints_store(struct kobject *kobj,
 			      struct kobj_attribute *attr,
 			      const char *buf, size_t count)
 {
-	struct ksm_hint_stack *stack;
 	unsigned int enable;
-	ssize_t err = count;
+	int err = 0;
 
 	if (kstrtouint(buf, 10, &enable) || enable > 1)
 		return -EINVAL;
 
 	mutex_lock(&ksm_hints_knob_mutex);
 	if (enable && !static_key_enabled(&ksm_hints_key)) {
-		stack = ksm_hint_stack_alloc(ksm_hints_capacity);
-		if (!stack) {
-			err = -ENOMEM;
-			goto unlock;
-		}
-		ksm_hints_replace_stack(stack);
-		static_branch_enable(&ksm_hints_key);
+		err = ksm_hints_new_stack(ksm_hints_capacity);
+		if (!err)
+			static_branch_enable(&ksm_hints_key);
 	} else if (!enable && static_key_enabled(&ksm_hints_key)) {
 		static_branch_disable(&ksm_hints_key);
 		ksm_hints_quiesce();
 		ksm_hints_replace_stack(NULL);
 	}
-unlock:
 	mutex_unlock(&ksm_hints_knob_mutex);
-	return err;
+	return err ?: count;
 }
 KSM_HINTS_ATTR(io_hints);
 
@@ -781,9 +786,8 @@ static ssize_t io_hints_capacity_store(struct kobject *kobj,
 				       struct kobj_attribute *attr,
 				       const char *buf, size_t count)
 {
-	struct ksm_hint_stack *stack;
 	unsigned int capacity;
-	ssize_t err = count;
+	int err = 0;
 
 	if (kstrtouint(buf, 10, &capacity) ||
 	    capacity < KSM_HINTS_CAPACITY_MIN ||
@@ -792,18 +796,12 @@ static ssize_t io_hints_capacity_store(struct kobject *kobj,
 
 	mutex_lock(&ksm_hints_knob_mutex);
 	if (capacity != ksm_hints_capacity &&
-	    static_key_enabled(&ksm_hints_key)) {
-		stack = ksm_hint_stack_alloc(capacity);
-		if (!stack) {
-			err = -ENOMEM;
-			goto unlock;
-		}
-		ksm_hints_replace_stack(stack);
-	}
-	WRITE_ONCE(ksm_hints_capacity, capacity);
-unlock:
+	    static_key_enabled(&ksm_hints_key))
+		err = ksm_hints_new_stack(capacity);
+	if (!err)
+		WRITE_ONCE(ksm_hints_capacity, capacity);
 	mutex_unlock(&ksm_hints_knob_mutex);
-	return err;
+	return err ?: count;
 }
 KSM_HINTS_ATTR(io_hints_capacity);
 

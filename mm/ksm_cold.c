@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM cold pages
+ *
+ * Pages that are similar to nothing still hold memory that a host running
+ * many guests wants back.  The Difference Engine (Gupta et al., OSDI 2008)
+ * finds the pages worth compressing with a not-recently-used clock: each
+ * pass tests and clears the referenced bit of a page and sorts pages into
+ * four classes - recently modified, not recently modified, not recently
+ * accessed, not accessed for an extended period - and only the last class
+ * is compressed.  Linux compresses anonymous memory only under memory
+ * pressure (zswap); ksmd already visits every mergeable page once per full
+ * scan, so it runs the clock as it goes and pushes cold pages that merged
+ * with nothing through reclaim into zswap, as MADV_PAGEOUT and DAMON do,
+ * before there is any pressure.
+ *
+ * Ages are counted in full scans of ksmd and kept in two spare bytes of the
+ * rmap_item.  Whether a page came back (a refault: it was accessed within
+ * the cold threshold after the push) and which pages zswap refused (they
+ * compress poorly; not retried until their content changes) is kept per
+ * mm in an xarray, since the rmap_item of a page that left is freed.  When
+ * more than 1 in KSM_COLD_REFAULT_RATIO pushed pages fault back in, ksmd
+ * raises the cold threshold (backoff) and lowers it again once refaults
+ * stop.
+ *
+ * Everything runs in ksmd under ksm_thread_mutex, except the sysfs knobs
+ * and ksm_cold_slot_destroy() from __ksm_exit().
+ *
+ * Lock order:
+ *   ksm_cold_knob_mutex
+ *     ksm_thread_mutex (mm/ksm.c)
+ *       mmap_lock
+ *         page table lock (ksm_nru_test_young)
+ *   ksm_mmlist_lock (mm/ksm.c) nests the xa_lock of a ksm_cold_slot.
+ *
+ * Copyright (C) 2026 KSM++ developers
+ */
+
+#define pr_fmt(fmt) "ksm: " fmt
+
+#include <linux/atomic.h>
+#include <linux/jump_label.h>
+#include <linux/kobject.h>
+#include <linux/list.h>
+#include <linux/math.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/page_idle.h>
+#include <linux/swap.h>
+#include <linux/sysfs.h>
+#include <linux/xarray.h>
+#include <linux/zswap.h>
+
+#include "internal.h"
+#include "ksm_cold.h"
+
+DEFINE_STATIC_KEY_FALSE(ksm_cold_key);
+
+/*
+ * Tunables
+ */
+
+#define KSM_NRU_SCANS_MAX		64U
+#define KSM_COLD_PAGES_DEFAULT		64U
+#define KSM_COLD_PAGES_MAX		4096U
+
+/* Full scans without access before a page is idle (class 3) */
+static unsigned int ksm_nru_idle_scans = 1;
+/* Full scans without access before a page is cold (class 4) */
+static unsigned int ksm_nru_cold_scans = 8;
+/* Pages ksmd pushes out per wakeup at most */
+static unsigned int ksm_cold_compress_pages = KSM_COLD_PAGES_DEFAULT;
+
+/* Serialises the knob writers. */
+static DEFINE_MUTEX(ksm_cold_knob_mutex);
+
+/*
+ * Clock state: ksmd only
+ */
+
+/* Back off when more than 1 in this many pushed pages came back. */
+#define KSM_COLD_REFAULT_RATIO		8
+/* Per-scan push and refault counts kept; more than KSM_NRU_AGE_MAX. */
+#define KSM_COLD_WINDOW			128
+
+/*
+ * The xarray value of a pushed page is the full-scan count of the push,
+ * that of a refused page its checksum: truncated to what fits.
+ */
+#define KSM_COLD_POOR			1UL
+#define KSM_COLD_DATA_MASK		((unsigned long)(BITS_PER_LONG > 32 ? \
+						U32_MAX : U32_MAX >> 3))
+
+/* Full scans completed while the clock ran */
+static u32 ksm_cold_seq;
+/* Scans added to nru_cold_scans because pages came back */
+static unsigned int ksm_cold_backoff;
+/* Pages pushed in the current ksmd batch */
+static unsigned int ksm_cold_batch;
+/* The folio ksm_cold_visit() isolated for ksm_cold_push() */
+static LIST_HEAD(ksm_cold_folios);
+static unsigned int ksm_cold_pushed_ring[KSM_COLD_WINDOW];
+static unsigned int ksm_cold_refault_ring[KSM_COLD_WINDOW];
+/* Pages per class seen so far in the current full scan */
+static unsigned long ksm_nru_counting[KSM_NRU_NR_CLASSES];
+
+/*
+ * Statistics
+ */
+
+/* Pages per class in the last full scan */
+static unsigned long ksm_nru_pages[KSM_NRU_NR_CLASSES];
+/* Pages ksmd pushed out and reclaim freed */
+static unsigned long ksm_cold_compressed;
+/* Pushes that reclaim could not complete: zswap refused the page */
+static unsigned long ksm_cold_rejected;
+/* Pushed pages back within the cold threshold */
+static unsigned long ksm_cold_refaults;
+/* Pushed pages not seen back yet, in mms still registered */
+static atomic_long_t ksm_cold_out = ATOMIC_LONG_INIT(0);
+
+static unsigned int ksm_cold_threshold(void)
+{
+	return min(READ_ONCE(ksm_nru_cold_scans) + ksm_cold_backoff,
+		   KSM_NRU_AGE_MAX);
+}
+
+static enum ksm_nru_class ksm_nru_class_of(unsigned int age, bool changed,
+					   unsigned int idle, unsigned int cold)
+{
+	if (age >= cold)
+		return KSM_NRU_COLD;
+	if (age >= idle)
+		return KSM_NRU_IDLE;
+	return changed ? KSM_NRU_MODIFIED : KSM_NRU_UNMODIFIED;
+}
+
+static enum ksm_nru_class ksm_nru_class_get(const struct ksm_nru *nru)
+{
+	return (nru->flags & KSM_NRU_CLASS_MASK) >> KSM_NRU_CLASS_SHIFT;
+}
+
+/*
+ * Age @nru at full-scan count @seq, @young if the page was accessed since
+ * the last visit; store and return its class.
+ */
+static enum ksm_nru_class ksm_nru_age(struct ksm_nru *nru, u32 seq,
+				      bool young, unsigned int idle,
+				      unsigned int cold)
+{
+	enum ksm_nru_class class;
+	u8 now = seq;
+	unsigned int age;
+
+	if (!(nru->flags & KSM_NRU_SEEN) || young) {
+		nru->stamp = now;
+		nru->flags |= KSM_NRU_SEEN;
+	}
+	age = (u8)(now - nru->stamp);
+	if (age > KSM_NRU_AGE_MAX) {
+		/* Saturate, so the byte never wraps round to young. */
+		age = KSM_NRU_AGE_MAX;
+		nru->stamp = now - age;
+	}
+	class = ksm_nru_class_of(age, nru->flags & KSM_NRU_CHANGED, idle, cold);
+	nru->flags &= ~KSM_NRU_CLASS_MASK;
+	nru->flags |= class << KSM_NRU_CLASS_SHIFT;
+	return class;
+}
+
+/* Was a page pushed at scan @pushed back soon enough at @seq to count? */
+static bool ksm_cold_is_refault(unsigned long pushed, u32 seq,
+				unsigned int window)
+{
+	return ((seq - pushed) & KSM_COLD_DATA_MASK) <= window;
+}
+
+static unsigned int ksm_cold_next_backoff(unsigned int backoff,
+					  unsigned long pushed,
+					  unsigned long refaults,
+					  unsigned int max)
+{
+	if (refaults * KSM_COLD_REFAULT_RATIO > pushed)
+		return min(2 * backoff + 1, max);
+	if (!refaults && backoff)
+		return min(backoff - 1, max);
+	return min(backoff, max);
+}
+
+/* Bytes saved by @out pages in zswap holding @stored pages in @pool pages */
+static unsigned long ksm_cold_saved(unsigned long out, unsigned long stored,
+				    unsigned long pool)
+{
+	unsigned long bytes = out * PAGE_SIZE;
+
+	if (!out || !stored)
+		return 0;
+	return bytes - mult_frac(bytes, min(pool, stored), stored);
+}
+
+/*
+ * Per-mm memory of pushed and refused pages
+ */
+
+static int ksm_cold_record(struct ksm_cold_slot *cs, unsigned long addr,
+			   unsigned long value, bool *replaced_out)
+{
+	void *old;
+
+	if (!cs->ready) {
+		xa_init(&cs->pages);
+		cs->ready = true;
+	}
+	old = xa_store(&cs->pages, addr >> PAGE_SHIFT, xa_mk_value(value),
+		       GFP_KERNEL);
+	if (xa_is_err(old))
+		return xa_err(old);
+	*replaced_out = old && !(xa_to_value(old) & KSM_COLD_POOR);
+	return 0;
+}
+
+/* Look up what is remembered of @addr; forget it if @erase. */
+static bool ksm_cold_lookup(struct ksm_cold_slot *cs, unsigned long addr,
+			    unsigned long *value, bool erase)
+{
+	void *entry;
+
+	if (!cs->ready || xa_empty(&cs->pages))
+		return false;
+	entry = xa_load(&cs->pages, addr >> PAGE_SHIFT);
+	if (!entry)
+		return false;
+	*value = xa_to_value(entry);
+	if (erase)
+		xa_erase(&cs->pages, addr >> PAGE_SHIFT);
+	return true;
+}
+
+/* Free @cs; return the pushed pages it still remembered. */
+static unsigned long __ksm_cold_slot_destroy(struct ksm_cold_slot *cs)
+{
+	unsigned long index, out = 0;
+	void *entry;
+
+	if (!cs->ready)
+		return 0;
+	xa_for_each(&cs->pages, index, entry)
+		if (!(xa_to_value(entry) & KSM_COLD_POOR))
+			out++;
+	xa_destroy(&cs->pages);
+	cs->ready = false;
+	return out;
+}
+
+/**
+ * ksm_cold_slot_destroy() - forget the pushed pages of an mm
+ * @cs: the cold state of a ksm_mm_slot that is being freed, or of every
+ *      mm_slot when the tier is turned off
+ *
+ * Context: may hold spinlocks; not concurrently with ksmd on the same @cs.
+ */
+void ksm_cold_slot_destroy(struct ksm_cold_slot *cs)
+{
+	atomic_long_sub(__ksm_cold_slot_destroy(cs), &ksm_cold_out);
+}
+
+/*
+ * The clock
+ */
+
+/**
+ * ksm_nru_test_young() - test and clear the accessed state of a page
+ * @vma: the mergeable area mapping the page
+ * @addr: user address of the page
+ * @ptep: its page table entry, with the page table lock held
+ * @folio: the folio mapped there
+ *
+ * Clears the accessed bit of the pte and of secondary MMUs (a KVM guest's
+ * accesses are only in the latter), keeping the reference for reclaim in
+ * the folio's young flag, as DAMON does.
+ *
+ * Return: true if the page was accessed since the last call.
+ */
+bool ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
+			pte_t *ptep, struct folio *folio)
+{
+	if (!ptep_clear_young_notify(vma, addr, ptep))
+		return false;
+	folio_set_young(folio);
+	return true;
+}
+
+/**
+ * ksm_nru_seen() - age a page ksmd found on its linear scan
+ * @cs: cold state of the mm
+ * @nru: the clock state of the page's rmap_item
+ * @addr: user address of the page
+ * @young: what ksm_nru_test_young() returned for it
+ *
+ * Called for every page the scan finds, also the ones the smart scan then
+ * skips.  A page remembered as pushed out is back: a refault if that
+ * happened within the cold threshold.
+ */
+void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
+		  unsigned long addr, bool young)
+{
+	unsigned int cold = ksm_cold_threshold();
+	enum ksm_nru_class class;
+	unsigned long value;
+
+	class = ksm_nru_age(nru, ksm_cold_seq, young,
+			    READ_ONCE(ksm_nru_idle_scans), cold);
+	ksm_nru_counting[class]++;
+
+	if (!ksm_cold_lookup(cs, addr, &value, false) ||
+	    (value & KSM_COLD_POOR))
+		return;
+	ksm_cold_lookup(cs, addr, &value, true);
+	atomic_long_dec(&ksm_cold_out);
+	if (ksm_cold_is_refault(value >> 1, ksm_cold_seq, cold)) {
+		WRITE_ONCE(ksm_cold_refaults, ksm_cold_refaults + 1);
+		ksm_cold_refault_ring[ksm_cold_seq % KSM_COLD_WINDOW]++;
+	}
+}
+
+static bool ksm_cold_may_push(void)
+{
+	return ksm_cold_batch < READ_ONCE(ksm_cold_compress_pages) &&
+	       zswap_is_enabled() && get_nr_swap_pages() > 0;
+}
+
+/* Did zswap refuse this content of @addr before? */
+static bool ksm_cold_poor(struct ksm_cold_slot *cs, unsigned long addr,
+			  u32 checksum)
+{
+	unsigned long value;
+
+	if (!ksm_cold_lookup(cs, addr, &value, false))
+		return false;
+	if ((value >> 1) == (checksum & KSM_COLD_DATA_MASK))
+		return true;
+	/* The content changed: worth another try. */
+	ksm_cold_lookup(cs, addr, &value, true);
+	return false;
+}
+
+/**
+ * ksm_cold_visit() - classify a page after ksmd tried to merge it
+ * @cs: cold state of the mm
+ * @nru: the clock state of the page's rmap_item
+ * @page: the page, referenced by ksmd
+ * @addr: its user address
+ * @changed: its checksum changed on this visit
+ * @merged: it is mapped from a KSM page now
+ * @checksum: its current checksum
+ *
+ * A cold page that merged with nothing is isolated from the LRU for
+ * ksm_cold_push(), unless the per-wakeup bound is reached, zswap is off,
+ * there is no swap space for its slot, or zswap refused the same content
+ * before.
+ *
+ * Return: true if ksm_cold_push() must be called once ksmd has dropped
+ * its reference to @page.
+ */
+bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
+		    struct page *page, unsigned long addr, bool changed,
+		    bool merged, u32 checksum)
+{
+	enum ksm_nru_class class = ksm_nru_class_get(nru);
+	struct folio *folio = page_folio(page);
+
+	if (!(nru->flags & KSM_NRU_SEEN))
+		return false;
+	if (changed != !!(nru->flags & KSM_NRU_CHANGED)) {
+		enum ksm_nru_class now;
+
+		nru->flags ^= KSM_NRU_CHANGED;
+		now = ksm_nru_age(nru, ksm_cold_seq, changed,
+				  READ_ONCE(ksm_nru_idle_scans),
+				  ksm_cold_threshold());
+		if (now != class) {
+			if (ksm_nru_counting[class])
+				ksm_nru_counting[class]--;
+			ksm_nru_counting[now]++;
+			class = now;
+		}
+	}
+
+	if (class != KSM_NRU_COLD || merged || !ksm_cold_may_push() ||
+	    ksm_cold_poor(cs, addr, checksum))
+		return false;
+	if (folio_test_large(folio) || !folio_test_anon(folio) ||
+	    folio_test_ksm(folio) || folio_test_mlocked(folio) ||
+	    folio_maybe_dma_pinned(folio) || !folio_test_lru(folio))
+		return false;
+	if (!folio_isolate_lru(folio))
+		return false;
+	if (folio_test_unevictable(folio)) {
+		folio_putback_lru(folio);
+		return false;
+	}
+	list_add(&folio->lru, &ksm_cold_folios);
+	ksm_cold_batch++;
+	return true;
+}
+
+/**
+ * ksm_cold_push() - push the page ksm_cold_visit() isolated into zswap
+ * @cs: cold state of the mm
+ * @addr: user address of the page
+ * @checksum: its checksum, remembered if zswap refuses the page
+ *
+ * Reclaim unmaps the page, stores it in zswap and frees it; with zswap
+ * writeback disabled a page zswap refuses stays in memory.
+ */
+void ksm_cold_push(struct ksm_cold_slot *cs, unsigned long addr,
+		   u32 checksum)
+{
+	bool replaced_out = false;
+	unsigned long value;
+	bool out;
+
+	if (list_empty(&ksm_cold_folios))
+		return;
+	out = reclaim_pages(&ksm_cold_folios) > 0;
+	if (out) {
+		value = (ksm_cold_seq & KSM_COLD_DATA_MASK) << 1;
+		WRITE_ONCE(ksm_cold_compressed, ksm_cold_compressed + 1);
+		ksm_cold_pushed_ring[ksm_cold_seq % KSM_COLD_WINDOW]++;
+	} else {
+		value = (checksum & KSM_COLD_DATA_MASK) << 1 | KSM_COLD_POOR;
+		WRITE_ONCE(ksm_cold_rejected, ksm_cold_rejected + 1);
+	}
+	/* Without memory to remember it, a page out is just not tracked. */
+	if (ksm_cold_record(cs, addr, value, &replaced_out))
+		return;
+	if (out)
+		atomic_long_inc(&ksm_cold_out);
+	if (replaced_out)
+		atomic_long_dec(&ksm_cold_out);
+}
+
+/**
+ * ksm_cold_new_batch() - ksmd starts a batch: reset the per-wakeup bound
+ */
+void ksm_cold_new_batch(void)
+{
+	ksm_cold_batch = 0;
+}
+
+/**
+ * ksm_cold_scan_done() - ksmd completed a full scan: the clock ticks
+ *
+ * Publishes the pages per class and adjusts the backoff from the pushes
+ * and refaults of the last cold-threshold scans.
+ */
+void ksm_cold_scan_done(void)
+{
+	unsigned long pushed = 0, refaults = 0;
+	unsigned int i, window, slot;
+
+	if (!ksm_cold_enabled())
+		return;
+	for (i = 0; i < KSM_NRU_NR_CLASSES; i++) {
+		WRITE_ONCE(ksm_nru_pages[i], ksm_nru_counting[i]);
+		ksm_nru_counting[i] = 0;
+	}
+	window = ksm_cold_threshold();
+	for (i = 0; i < window; i++) {
+		slot = (ksm_cold_seq - i) % KSM_COLD_WINDOW;
+		pushed += ksm_cold_pushed_ring[slot];
+		refaults += ksm_cold_refault_ring[slot];
+	}
+	WRITE_ONCE(ksm_cold_backoff,
+		   ksm_cold_next_backoff(ksm_cold_backoff, pushed, refaults,
+					 KSM_NRU_AGE_MAX -
+					 READ_ONCE(ksm_nru_cold_scans)));
+	ksm_cold_seq++;
+	slot = ksm_cold_seq % KSM_COLD_WINDOW;
+	ksm_cold_pushed_ring[slot] = 0;
+	ksm_cold_refault_ring[slot] = 0;
+}
+
+/**
+ * ksm_cold_forget() - reset the clock when the tier is turned off
+ *
+ * Context: ksm_thread_mutex held, every ksm_cold_slot destroyed.
+ */
+void ksm_cold_forget(void)
+{
+	unsigned int i;
+
+	WRITE_ONCE(ksm_cold_backoff, 0);
+	memset(ksm_cold_pushed_ring, 0, sizeof(ksm_cold_pushed_ring));
+	memset(ksm_cold_refault_ring, 0, sizeof(ksm_cold_refault_ring));
+	for (i = 0; i < KSM_NRU_NR_CLASSES; i++) {
+		ksm_nru_counting[i] = 0;
+		WRITE_ONCE(ksm_nru_pages[i], 0);
+	}
+}
+
+static unsigned long ksm_cold_bytes_saved(void)
+{
+#ifdef CONFIG_ZSWAP
+	long out = atomic_long_read(&ksm_cold_out);
+
+	return ksm_cold_saved(max(out, 0L), atomic_read(&zswap_stored_pages),
+			      zswap_total_pages());
+#else
+	return 0;
+#endif
+}
+
+#ifdef CONFIG_SYSFS
+#define KSM_COLD_ATTR_RO(_name) \
+	static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
+#define KSM_COLD_ATTR(_name) \
+	static struct kobj_attribute _name##_attr = __ATTR_RW(_name)
+
+static ssize_t cold_compress_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", ksm_cold_enabled() ? 1 : 0);
+}
+
+static ssize_t cold_compress_store(struct kobject *kobj,
+				   struct kobj_attribute *attr,
+				   const char *buf, size_t count)
+{
+	unsigned int enable;
+
+	if (kstrtouint(buf, 10, &enable) || enable > 1)
+		return -EINVAL;
+
+	mutex_lock(&ksm_cold_knob_mutex);
+	if (enable && !static_key_enabled(&ksm_cold_key)) {
+		static_branch_enable(&ksm_cold_key);
+	} else if (!enable && static_key_enabled(&ksm_cold_key)) {
+		static_branch_disable(&ksm_cold_key);
+		ksm_cold_quiesce();
+	}
+	mutex_unlock(&ksm_cold_knob_mutex);
+	return count;
+}
+KSM_COLD_ATTR(cold_compress);
+
+/**
+ * struct ksm_cold_knob - a sysfs knob taking an integer in a range
+ * @attr: the sysfs attribute
+ * @value: the tunable it sets
+ * @min: smallest value accepted
+ * @max: largest value accepted
+ */
+struct ksm_cold_knob {
+	struct kobj_attribute attr;
+	unsigned int *value;
+	unsigned int min;
+	unsigned int max;
+};
+
+static ssize_t ksm_cold_knob_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	struct ksm_cold_knob *knob = container_of(attr, struct ksm_cold_knob,
+						  attr);
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*knob->value));
+}
+
+/* Bad values get -EINVAL and change nothing. */
+static ssize_t ksm_cold_knob_store(struct kobject *kobj,
+				   struct kobj_attribute *attr,
+				   const char *buf, size_t count)
+{
+	struct ksm_cold_knob *knob = container_of(attr, struct ksm_cold_knob,
+						  attr);
+	unsigned int value;
+
+	if (kstrtouint(buf, 10, &value) || value < knob->min ||
+	    value > knob->max)
+		return -EINVAL;
+	WRITE_ONCE(*knob->value, value);
+	return count;
+}
+
+#define KSM_COLD_KNOB(_name, _value, _min, _max)			\
+static struct ksm_cold_knob _name##_attr = {				\
+	.attr = __ATTR(_name, 0644, ksm_cold_knob_show,			\
+		       ksm_cold_knob_store),				\
+	.value = _value,						\
+	.min = _min,							\
+	.max = _max,							\
+}
+
+KSM_COLD_KNOB(nru_idle_scans, &ksm_nru_idle_scans, 1, KSM_NRU_SCANS_MAX);
+KSM_COLD_KNOB(nru_cold_scans, &ksm_nru_cold_scans, 1, KSM_NRU_SCANS_MAX);
+KSM_COLD_KNOB(cold_compress_pages, &ksm_cold_compress_pages, 1,
+	      KSM_COLD_PAGES_MAX);
+
+#define KSM_COLD_STAT(_name, _expr)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%lu\n", (unsigned long)(_expr));	\
+}									\
+KSM_COLD_ATTR_RO(_name)
+
+KSM_COLD_STAT(nru_pages_modified, READ_ONCE(ksm_nru_pages[KSM_NRU_MODIFIED]));
+KSM_COLD_STAT(nru_pages_unmodified,
+	      READ_ONCE(ksm_nru_pages[KSM_NRU_UNMODIFIED]));
+KSM_COLD_STAT(nru_pages_idle, READ_ONCE(ksm_nru_pages[KSM_NRU_IDLE]));
+KSM_COLD_STAT(nru_pages_cold, READ_ONCE(ksm_nru_pages[KSM_NRU_COLD]));
+KSM_COLD_STAT(cold_threshold_scans,
+	      min(READ_ONCE(ksm_nru_cold_scans) + READ_ONCE(ksm_cold_backoff),
+		  KSM_NRU_AGE_MAX));
+KSM_COLD_STAT(cold_pages_compressed, READ_ONCE(ksm_cold_compressed));
+KSM_COLD_STAT(cold_pages_rejected, READ_ONCE(ksm_cold_rejected));
+KSM_COLD_STAT(cold_pages_out, max(atomic_long_read(&ksm_cold_out), 0L));
+KSM_COLD_STAT(cold_refaults, READ_ONCE(ksm_cold_refaults));
+KSM_COLD_STAT(cold_bytes_saved, ksm_cold_bytes_saved());
+
+static struct attribute *ksm_cold_attrs[] = {
+	&cold_compress_attr.attr,
+	&nru_idle_scans_attr.attr.attr,
+	&nru_cold_scans_attr.attr.attr,
+	&cold_compress_pages_attr.attr.attr,
+	&nru_pages_modified_attr.attr,
+	&nru_pages_unmodified_attr.attr,
+	&nru_pages_idle_attr.attr,
+	&nru_pages_cold_attr.attr,
+	&cold_threshold_scans_attr.attr,
+	&cold_pages_compressed_attr.attr,
+	&cold_pages_rejected_attr.attr,
+	&cold_pages_out_attr.attr,
+	&cold_refaults_attr.attr,
+	&cold_bytes_saved_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group ksm_cold_attr_group = {
+	.attrs = ksm_cold_attrs,
+	.name = "ksm",
+};
+
+/**
+ * ksm_cold_init() - add the cold-page knobs to /sys/kernel/mm/ksm
+ * @kobj: the kobject that holds the "ksm" group
+ *
+ * Return: 0 or a negative error.
+ */
+int ksm_cold_init(struct kobject *kobj)
+{
+	return sysfs_merge_group(kobj, &ksm_cold_attr_group);
+}
+#else
+int ksm_cold_init(struct kobject *kobj)
+{
+	return 0;
+}
+#endif /* CONFIG_SYSFS */
+
+#ifdef CONFIG_KSM_COLD_KUNIT_TEST
+#include "tests/ksm_cold_kunit.h"
+#endif

@@ -53,6 +53,8 @@
 #include <linux/xarray.h>
 #include <linux/zswap.h>
 
+#include <asm/tlbflush.h>
+
 #include "internal.h"
 #include "ksm_cold.h"
 
@@ -296,23 +298,29 @@ bool ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
  * ksm_nru_seen() - age a page ksmd found on its linear scan
  * @cs: cold state of the mm
  * @nru: the clock state of the page's rmap_item
+ * @vma: the area mapping the page, with the mmap_lock held for read
  * @addr: user address of the page
  * @young: what ksm_nru_test_young() returned for it
  *
  * Called for every page the scan finds, also the ones the smart scan then
- * skips.  A page remembered as pushed out is back: a refault if that
+ * skips.  The accessed bit is cleared without a TLB flush, so a page used
+ * through a cached translation can look idle: when a page turns idle its
+ * translation is flushed once, and from then on an access sets the bit
+ * again.  A page remembered as pushed out is back: a refault if that
  * happened within the cold threshold.
  */
 void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
-		  unsigned long addr, bool young)
+		  struct vm_area_struct *vma, unsigned long addr, bool young)
 {
+	enum ksm_nru_class class, was = ksm_nru_class_get(nru);
 	unsigned int cold = ksm_cold_threshold();
-	enum ksm_nru_class class;
 	unsigned long value;
 
 	class = ksm_nru_age(nru, ksm_cold_seq, young,
 			    READ_ONCE(ksm_nru_idle_scans), cold);
 	ksm_nru_counting[class]++;
+	if (class >= KSM_NRU_IDLE && was < KSM_NRU_IDLE)
+		flush_tlb_page(vma, addr);
 
 	if (!ksm_cold_lookup(cs, addr, &value, false) ||
 	    (value & KSM_COLD_POOR))
@@ -373,10 +381,14 @@ bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 
 	if (!(nru->flags & KSM_NRU_SEEN))
 		return false;
-	if (changed != !!(nru->flags & KSM_NRU_CHANGED)) {
+	if (changed || (nru->flags & KSM_NRU_CHANGED)) {
 		enum ksm_nru_class now;
 
-		nru->flags ^= KSM_NRU_CHANGED;
+		/* A change is an access: the page is young again. */
+		if (changed)
+			nru->flags |= KSM_NRU_CHANGED;
+		else
+			nru->flags &= ~KSM_NRU_CHANGED;
 		now = ksm_nru_age(nru, ksm_cold_seq, changed,
 				  READ_ONCE(ksm_nru_idle_scans),
 				  ksm_cold_threshold());

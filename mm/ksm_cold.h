@@ -90,7 +90,7 @@ static inline bool ksm_cold_enabled(void)
 bool ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
 			pte_t *ptep, struct folio *folio);
 void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
-		  unsigned long addr, bool young);
+		  struct vm_area_struct *vma, unsigned long addr, bool young);
 bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 		    struct page *page, unsigned long addr, bool changed,
 		    bool merged, u32 checksum);

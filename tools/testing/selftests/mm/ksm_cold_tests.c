@@ -1,0 +1,587 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KSM cold pages: ksmd runs a not-recently-used clock on mergeable pages
+ * and pushes cold pages that merged with nothing into zswap.
+ *
+ * The test sets up what an operator would: a swap device that only
+ * provides slots (a loop device on a tmpfs file), zswap enabled and zswap
+ * writeback disabled in the root memory cgroup, so that nothing reaches the
+ * swap device.  Residency is read from /proc/PID/pagemap, zswap's share
+ * from /proc/meminfo, and every page is read back byte for byte.
+ *
+ * Copyright (C) 2026 KSM++ developers
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/swap.h>
+#include <sys/wait.h>
+#include <linux/loop.h>
+
+#include "../kselftest.h"
+#include "vm_util.h"
+
+#define KSM_DIR		"/sys/kernel/mm/ksm/"
+#define ZSWAP_ENABLED	"/sys/module/zswap/parameters/enabled"
+#define CG_WRITEBACK	"/sys/fs/cgroup/memory.zswap.writeback"
+#define NR_PAGES	1024	/* pages of the compressible region */
+#define NR_POOR		256	/* pages of random data */
+#define SWAP_MB		64
+#define TIMEOUT		120	/* seconds */
+
+static size_t pagesize;
+static char swap_file[64];
+static char loop_path[64];
+static int loop_fd = -1;
+static bool swap_on;
+
+/* ---------------------------------------------------------------- knobs */
+
+/* Knobs under KSM_DIR, or absolute paths; restored in reverse order. */
+static const char * const saved_knobs[] = {
+	ZSWAP_ENABLED, CG_WRITEBACK, "run", "pages_to_scan",
+	"sleep_millisecs", "nru_idle_scans", "nru_cold_scans",
+	"cold_compress_pages", "cold_compress",
+};
+
+static char saved_values[ARRAY_SIZE(saved_knobs)][32];
+
+static void knob_path(const char *name, char *path, size_t len)
+{
+	snprintf(path, len, "%s%s", name[0] == '/' ? "" : KSM_DIR, name);
+}
+
+static int knob_write(const char *name, const char *val)
+{
+	char path[128];
+	int fd, ret;
+
+	knob_path(name, path, sizeof(path));
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, val, strlen(val));
+	ret = ret < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int knob_read_str(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	knob_path(name, path, sizeof(path));
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static long knob(const char *name)
+{
+	char buf[64];
+
+	if (knob_read_str(name, buf, sizeof(buf)))
+		ksft_exit_fail_msg("reading %s: %s\n", name, strerror(errno));
+	return strtol(buf, NULL, 10);
+}
+
+static void knob_set(const char *name, long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", val);
+	if (knob_write(name, buf))
+		ksft_exit_fail_msg("writing %ld to %s failed\n", val, name);
+}
+
+static void cleanup(void)
+{
+	int i;
+
+	/* Bring everything back from zswap before zswap goes off. */
+	knob_write("cold_compress", "0");
+	if (swap_on)
+		swapoff(loop_path);
+	if (loop_fd >= 0)
+		close(loop_fd);
+	if (swap_file[0])
+		unlink(swap_file);
+	for (i = ARRAY_SIZE(saved_knobs) - 1; i >= 0; i--)
+		if (saved_values[i][0])
+			knob_write(saved_knobs[i], saved_values[i]);
+}
+
+/* --------------------------------------------------------------- helpers */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool wait_full_scans(int n)
+{
+	long target = knob("full_scans") + n;
+	double start = now();
+
+	while (knob("full_scans") < target) {
+		if (now() - start > TIMEOUT)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+static long meminfo_kb(const char *key)
+{
+	char line[128];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) &&
+		    line[strlen(key)] == ':') {
+			val = strtol(line + strlen(key) + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+static char *map_mergeable(size_t pages)
+{
+	char *p = mmap(NULL, pages * pagesize, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	if (madvise(p, pages * pagesize, MADV_NOHUGEPAGE) ||
+	    madvise(p, pages * pagesize, MADV_MERGEABLE))
+		ksft_exit_fail_msg("madvise: %s\n", strerror(errno));
+	return p;
+}
+
+/* Unique but compressible text: about 20:1 with lz4. */
+static void fill_text(char *p, size_t pages, unsigned int salt)
+{
+	size_t i, off;
+
+	for (i = 0; i < pages; i++)
+		for (off = 0; off + 64 <= pagesize; off += 64)
+			snprintf(p + i * pagesize + off, 65,
+				 "ksm cold page %08x salt %08x line %04x .......\n",
+				 (unsigned int)i, salt,
+				 (unsigned int)(off / 64));
+}
+
+/* Random bytes: zswap cannot compress them. */
+static void fill_random(char *p, size_t pages)
+{
+	size_t i;
+
+	for (i = 0; i < pages * pagesize / sizeof(long); i++)
+		((long *)p)[i] = random() ^ ((long)random() << 31);
+}
+
+/* Pages of [p, p + pages) present in memory in process @pid. */
+static int count_present(pid_t pid, const char *p, size_t pages)
+{
+	char path[64];
+	int fd, n = 0;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		ksft_exit_fail_msg("%s: %s\n", path, strerror(errno));
+	for (i = 0; i < pages; i++)
+		if (pagemap_get_entry(fd, (char *)p + i * pagesize) &
+		    PM_PRESENT)
+			n++;
+	close(fd);
+	return n;
+}
+
+/* Wait until at most @target pages are present; return the last count. */
+static int wait_present_below(const char *p, size_t pages, int target,
+			      double *took)
+{
+	double start = now();
+	int present;
+
+	do {
+		present = count_present(getpid(), p, pages);
+		if (present <= target)
+			break;
+		usleep(50000);
+	} while (now() - start < TIMEOUT);
+	*took = now() - start;
+	return present;
+}
+
+/* Swap space for slots only: a loop device on a file in /tmp (tmpfs). */
+static bool setup_swap(void)
+{
+	size_t len = (size_t)SWAP_MB << 20;
+	struct loop_config cfg = {};
+	int ctl, n, fd;
+	char *hdr;
+
+	snprintf(swap_file, sizeof(swap_file), "/tmp/ksm_cold_swap_XXXXXX");
+	fd = mkstemp(swap_file);
+	if (fd < 0 || ftruncate(fd, len))
+		return false;
+	hdr = calloc(1, pagesize);
+	if (!hdr)
+		return false;
+	/* union swap_header: version 1, last page, no bad pages */
+	((uint32_t *)(hdr + 1024))[0] = 1;
+	((uint32_t *)(hdr + 1024))[1] = len / pagesize - 1;
+	memcpy(hdr + pagesize - 10, "SWAPSPACE2", 10);
+	n = pwrite(fd, hdr, pagesize, 0);
+	free(hdr);
+	if (n != (int)pagesize)
+		return false;
+
+	ctl = open("/dev/loop-control", O_RDWR);
+	n = ctl < 0 ? -1 : ioctl(ctl, LOOP_CTL_GET_FREE);
+	if (ctl >= 0)
+		close(ctl);
+	if (n < 0)
+		return false;
+	snprintf(loop_path, sizeof(loop_path), "/dev/loop%d", n);
+	loop_fd = open(loop_path, O_RDWR);
+	if (loop_fd < 0)
+		return false;
+	cfg.fd = fd;
+	cfg.block_size = pagesize;
+	cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+	if (ioctl(loop_fd, LOOP_CONFIGURE, &cfg))
+		return false;
+	close(fd);
+	if (swapon(loop_path, 0)) {
+		ksft_print_msg("swapon %s: %s\n", loop_path, strerror(errno));
+		return false;
+	}
+	swap_on = true;
+	return true;
+}
+
+/* ----------------------------------------------------------------- tests */
+
+static void test_knobs(void)
+{
+	static const struct {
+		const char *knob, *bad[5];
+	} cases[] = {
+		{ "cold_compress", { "2", "-1", "abc", " ", "4294967297" } },
+		{ "nru_idle_scans", { "0", "65", "-1", "x", "1x" } },
+		{ "nru_cold_scans", { "0", "65", "-1", "x", "99999" } },
+		{ "cold_compress_pages", { "0", "4097", "-5", "y", "1e3" } },
+	};
+	static const char * const counters[] = {
+		"nru_pages_modified", "nru_pages_unmodified", "nru_pages_idle",
+		"nru_pages_cold", "cold_threshold_scans",
+		"cold_pages_compressed", "cold_pages_rejected",
+		"cold_pages_out", "cold_refaults", "cold_bytes_saved",
+	};
+	bool ok = true;
+	size_t i, j;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char before[32], after[32];
+
+		knob_read_str(cases[i].knob, before, sizeof(before));
+		for (j = 0; j < ARRAY_SIZE(cases[i].bad); j++) {
+			int err = knob_write(cases[i].knob, cases[i].bad[j]);
+
+			knob_read_str(cases[i].knob, after, sizeof(after));
+			if (err != -EINVAL || strcmp(before, after)) {
+				ksft_print_msg("%s <- \"%s\": %s, %s -> %s\n",
+					       cases[i].knob, cases[i].bad[j],
+					       strerror(-err), before, after);
+				ok = false;
+			}
+		}
+	}
+	/* Good values at the edges are taken. */
+	knob_set("nru_idle_scans", 64);
+	ok &= knob("nru_idle_scans") == 64;
+	knob_set("nru_idle_scans", 1);
+	knob_set("cold_compress_pages", 4096);
+	ok &= knob("cold_compress_pages") == 4096;
+	knob_set("cold_compress_pages", 1);
+	ok &= knob("cold_compress_pages") == 1;
+	/* Counters are read-only. */
+	for (i = 0; i < ARRAY_SIZE(counters); i++) {
+		if (knob_write(counters[i], "1") != -EACCES) {
+			ksft_print_msg("%s is writable\n", counters[i]);
+			ok = false;
+		}
+	}
+	ksft_test_result(ok, "knobs reject bad values and keep their value\n");
+}
+
+/* With the tier off, a cold region stays put and nothing is counted. */
+static void test_off(void)
+{
+	long compressed = knob("cold_pages_compressed");
+	long zswapped = meminfo_kb("Zswapped");
+	char *p = map_mergeable(NR_PAGES), *copy;
+	int present;
+	bool ok;
+
+	copy = malloc(NR_PAGES * pagesize);
+	fill_text(p, NR_PAGES, 1);
+	memcpy(copy, p, NR_PAGES * pagesize);
+	knob_set("cold_compress", 0);
+	knob_set("nru_cold_scans", 1);
+	ok = wait_full_scans(8);
+	present = count_present(getpid(), p, NR_PAGES);
+	ok &= present == NR_PAGES &&
+	      knob("cold_pages_compressed") == compressed &&
+	      knob("nru_pages_cold") == 0 && knob("nru_pages_idle") == 0 &&
+	      knob("nru_pages_modified") == 0 &&
+	      knob("nru_pages_unmodified") == 0 &&
+	      meminfo_kb("Zswapped") <= zswapped + 64;
+	ksft_print_msg("off: %d/%d present, zswapped %ld -> %ld kB\n",
+		       present, NR_PAGES, zswapped, meminfo_kb("Zswapped"));
+	ok &= !memcmp(copy, p, NR_PAGES * pagesize);
+	ksft_test_result(ok, "tier off: cold pages stay resident, no counters move\n");
+	munmap(p, NR_PAGES * pagesize);
+	free(copy);
+}
+
+/*
+ * An untouched region of unique compressible data goes to zswap after
+ * nru_cold_scans scans, reads back byte for byte, and the pages that came
+ * back are counted as refaults and raise the cold threshold.
+ */
+static void test_compress(void)
+{
+	long compressed = knob("cold_pages_compressed");
+	long refaults = knob("cold_refaults");
+	long zswapped = meminfo_kb("Zswapped");
+	long scans = knob("full_scans");
+	char *p = map_mergeable(NR_PAGES), *copy;
+	long cold, saved, out, dz, pushed;
+	int present;
+	double took;
+	bool ok;
+
+	copy = malloc(NR_PAGES * pagesize);
+	fill_text(p, NR_PAGES, 2);
+	memcpy(copy, p, NR_PAGES * pagesize);
+	knob_set("nru_idle_scans", 1);
+	knob_set("nru_cold_scans", 2);
+	knob_set("cold_compress_pages", 256);
+	knob_set("cold_compress", 1);
+
+	present = wait_present_below(p, NR_PAGES, NR_PAGES / 20, &took);
+	dz = meminfo_kb("Zswapped") - zswapped;
+	pushed = knob("cold_pages_compressed") - compressed;
+	out = knob("cold_pages_out");
+	saved = knob("cold_bytes_saved");
+	cold = knob("nru_pages_cold");
+	ksft_print_msg("%d/%d present after %.1fs, %ld full scans\n",
+		       present, NR_PAGES, took, knob("full_scans") - scans);
+	ksft_print_msg("pushed %ld, out %ld, zswapped +%ld kB, saved %ld kB, last scan cold %ld\n",
+		       pushed, out, dz, saved / 1024, cold);
+	ok = present <= NR_PAGES / 20 && pushed >= NR_PAGES * 95 / 100 &&
+	     out >= NR_PAGES * 95 / 100 &&
+	     dz >= (long)(NR_PAGES * 95 / 100 * pagesize / 1024) &&
+	     saved > 0 && saved < out * (long)pagesize;
+	/*
+	 * Read everything back: with the window widened (it is the cold
+	 * threshold) each page found again counts as a refault and ksmd
+	 * backs off.
+	 */
+	knob_set("nru_cold_scans", 32);
+	ok &= !memcmp(copy, p, NR_PAGES * pagesize);
+	ksft_test_result(ok, "cold region compressed into zswap, read back intact\n");
+	ok = wait_full_scans(12);
+	ksft_print_msg("refaults %ld, out %ld, threshold %ld scans\n",
+		       knob("cold_refaults") - refaults, knob("cold_pages_out"),
+		       knob("cold_threshold_scans"));
+	ok &= knob("cold_refaults") - refaults >= pushed * 95 / 100 &&
+	      knob("cold_pages_out") <= out - pushed * 95 / 100 &&
+	      knob("cold_threshold_scans") > 32;
+	ok &= count_present(getpid(), p, NR_PAGES) == NR_PAGES &&
+	      !memcmp(copy, p, NR_PAGES * pagesize);
+	ksft_test_result(ok, "pages faulted back are refaults, cold threshold raised\n");
+	knob_set("cold_compress", 0);	/* resets the backoff */
+	knob_set("nru_cold_scans", 2);
+	munmap(p, NR_PAGES * pagesize);
+	free(copy);
+}
+
+/*
+ * A region in use all the time is never cold and stays resident: its
+ * first half written (the checksum changes), its second half only read
+ * (only the accessed bit tells).
+ */
+static void test_hot(void)
+{
+	long compressed, scans, pushed, modified, unmodified;
+	int pipefd[2], written, reads;
+	bool ok;
+	pid_t pid;
+	char *p;
+
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (!pid) {
+		unsigned long iter = 0;
+		size_t i;
+
+		/* Its own region: a copy left in the parent would go cold. */
+		p = map_mergeable(NR_PAGES);
+		fill_text(p, NR_PAGES, 3);
+		write(pipefd[1], &p, sizeof(p));
+		for (;;) {
+			for (i = 0; i < NR_PAGES / 2; i++)
+				p[i * pagesize + iter % 64 * 64]++;
+			/* An atomic load is a load the compiler keeps. */
+			for (; i < NR_PAGES; i++)
+				(void)__atomic_load_n(&p[i * pagesize +
+							 iter % 64 * 64],
+						      __ATOMIC_RELAXED);
+			iter++;
+			usleep(1000);
+		}
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &p, sizeof(p)) != sizeof(p))
+		ksft_exit_fail_msg("writer did not start\n");
+	close(pipefd[0]);
+	/* Only now: while it filled the region, its first pages were idle. */
+	knob_set("nru_cold_scans", 4);
+	knob_set("cold_compress", 1);
+	compressed = knob("cold_pages_compressed");
+	scans = knob("full_scans");
+	ok = wait_full_scans(12);
+	pushed = knob("cold_pages_compressed") - compressed;
+	written = count_present(pid, p, NR_PAGES / 2);
+	reads = count_present(pid, p + NR_PAGES / 2 * pagesize, NR_PAGES / 2);
+	modified = knob("nru_pages_modified");
+	unmodified = knob("nru_pages_unmodified");
+	ksft_print_msg("hot: %d+%d/%d present (written+read) after %ld full scans, %ld pushed\n",
+		       written, reads, NR_PAGES, knob("full_scans") - scans,
+		       pushed);
+	ksft_print_msg("last scan: modified %ld unmodified %ld idle %ld cold %ld\n",
+		       modified, unmodified, knob("nru_pages_idle"),
+		       knob("nru_pages_cold"));
+	ok &= written + reads == NR_PAGES && !pushed && modified > 0 &&
+	      modified + unmodified >= NR_PAGES * 9 / 10;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ksft_test_result(ok, "region written or read all the time stays resident\n");
+}
+
+/*
+ * Pages zswap refuses are remembered: once read back (mapped again, same
+ * content) and cold again, ksmd does not push them again.
+ */
+static void test_poor(void)
+{
+	long rejected = knob("cold_pages_rejected");
+	long zswapped = meminfo_kb("Zswapped");
+	char *p = map_mergeable(NR_POOR), *copy;
+	long r1, r2, dz;
+	double start;
+	bool ok;
+
+	copy = malloc(NR_POOR * pagesize);
+	fill_random(p, NR_POOR);
+	memcpy(copy, p, NR_POOR * pagesize);
+	knob_set("nru_cold_scans", 2);
+	knob_set("cold_compress", 1);
+	start = now();
+	while (knob("cold_pages_rejected") - rejected < NR_POOR * 9 / 10 &&
+	       now() - start < TIMEOUT)
+		usleep(50000);
+	r1 = knob("cold_pages_rejected") - rejected;
+	dz = meminfo_kb("Zswapped") - zswapped;
+	ok = r1 >= NR_POOR * 9 / 10 &&
+	     dz < (long)(NR_POOR / 10 * pagesize / 1024);
+	/* Touch them all: mapped again, unchanged. */
+	ok &= !memcmp(copy, p, NR_POOR * pagesize);
+	ok &= wait_full_scans(16);
+	r2 = knob("cold_pages_rejected") - rejected;
+	ksft_print_msg("poor: %ld rejected in %.1fs, zswapped +%ld kB; %ld after 16 more scans\n",
+		       r1, now() - start, dz, r2);
+	ok &= r2 - r1 <= NR_POOR / 10;
+	ok &= !memcmp(copy, p, NR_POOR * pagesize);
+	ksft_test_result(ok, "incompressible pages refused once, not retried, intact\n");
+	knob_set("cold_compress", 0);
+	munmap(p, NR_POOR * pagesize);
+	free(copy);
+}
+
+int main(void)
+{
+	size_t i;
+
+	ksft_print_header();
+	pagesize = getpagesize();
+	if (getuid())
+		ksft_exit_skip("needs root\n");
+	if (access(KSM_DIR "cold_compress", F_OK))
+		ksft_exit_skip("kernel without the KSM cold-page tier\n");
+	if (access(ZSWAP_ENABLED, F_OK))
+		ksft_exit_skip("kernel without zswap\n");
+	ksft_set_plan(6);
+
+	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
+		if (knob_read_str(saved_knobs[i], saved_values[i],
+				  sizeof(saved_values[i])))
+			saved_values[i][0] = 0;
+	atexit(cleanup);
+	srandom(getpid());
+
+	if (!setup_swap())
+		ksft_exit_fail_msg("swap on a loop device: %s\n",
+				   strerror(errno));
+	if (knob_write(ZSWAP_ENABLED, "Y"))
+		ksft_exit_fail_msg("cannot enable zswap\n");
+	if (knob_write(CG_WRITEBACK, "0"))
+		ksft_exit_fail_msg("cannot disable zswap writeback in %s\n",
+				   CG_WRITEBACK);
+
+	knob_set("run", 1);
+	knob_set("pages_to_scan", 1000);
+	knob_set("sleep_millisecs", 10);
+
+	test_knobs();
+	test_off();
+	test_compress();
+	test_hot();
+	test_poor();
+
+	ksft_finished();
+}

@@ -6,11 +6,12 @@
 FLAVOUR ?= test
 S := scripts
 
-.PHONY: help demo bench-hints test selftest series build tree boot clean distclean
+.PHONY: help demo bench-hints bench-cold test selftest series build tree boot clean distclean
 
 help:
 	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
 	@echo "make bench-hints  the I/O-hints benchmark, hints on vs off (HINTS_RUNS, HINTS_SECONDS)"
+	@echo "make bench-cold   the cold-page tier vs stock KSM, heterogeneous scenario (COLD_SECONDS, COLD_MIB, COLD_RUNS)"
 	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
 	@echo "make selftest T='name...'  build, boot and run only those lines of scripts/selftests.list"
 	@echo "make series    emit the series as git format-patch files in build/series"
@@ -25,6 +26,9 @@ demo:
 
 bench-hints:
 	@$(S)/bench-hints.sh
+
+bench-cold:
+	@$(S)/bench-cold.sh
 
 test:
 	@$(S)/test.sh

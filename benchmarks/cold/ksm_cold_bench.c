@@ -255,8 +255,11 @@ static void guest(int g, double seconds, int ready_fd)
 		die("ready");
 	close(ready_fd);
 
-	/* The working set: every hot page rewritten about 10 times a second. */
-	end = now() + seconds;
+	/*
+	 * The working set: every hot page rewritten about 10 times a second,
+	 * until the sampling is over (it stops at @seconds).
+	 */
+	end = now() + seconds + 2;
 	while (now() < end) {
 		gen++;
 		for (i = 0; i < guest_pages; i++)

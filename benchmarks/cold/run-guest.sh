@@ -25,6 +25,9 @@ mkswap "$dev" >/dev/null || fail "mkswap"
 swapon "$dev" || fail "swapon"
 echo Y >/sys/module/zswap/parameters/enabled || fail "zswap"
 echo 0 >/sys/fs/cgroup/memory.zswap.writeback || fail "zswap writeback"
+# One page per swap-in, as for zram: each first access below is timed
+# for its own page, not for a readahead cluster.
+echo 0 >/proc/sys/vm/page-cluster || fail "page-cluster"
 echo "zswap: $(cat /sys/module/zswap/parameters/compressor)," \
 	"$(cat /sys/module/zswap/parameters/zpool), slots on $dev"
 for kv in "$@"; do

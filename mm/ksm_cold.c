@@ -43,6 +43,8 @@
 #include <linux/kobject.h>
 #include <linux/list.h>
 #include <linux/math.h>
+#include <linux/math64.h>
+#include <linux/memcontrol.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -89,11 +91,17 @@ static DEFINE_MUTEX(ksm_cold_knob_mutex);
 
 /*
  * The xarray value of a pushed page is the full-scan count of the push,
- * that of a refused page its checksum: truncated to what fits.
+ * that of a refused page its checksum, truncated to what fits, and on
+ * 64-bit the full-scan count of the refusal above it: a refused page is
+ * tried again after KSM_COLD_RETRY_SCANS, in case what failed was not the
+ * compression (a pool limit, a race with a pin or a lock).
  */
 #define KSM_COLD_POOR			1UL
 #define KSM_COLD_DATA_MASK		((unsigned long)(BITS_PER_LONG > 32 ? \
 						U32_MAX : U32_MAX >> 3))
+#define KSM_COLD_RETRY_SHIFT		33
+#define KSM_COLD_RETRY_MASK		((1UL << 30) - 1)
+#define KSM_COLD_RETRY_SCANS		64
 
 /* Full scans completed while the clock ran */
 static u32 ksm_cold_seq;
@@ -192,14 +200,38 @@ static unsigned int ksm_cold_next_backoff(unsigned int backoff,
 }
 
 /* Bytes saved by @out pages in zswap holding @stored pages in @pool pages */
-static unsigned long ksm_cold_saved(unsigned long out, unsigned long stored,
-				    unsigned long pool)
+static u64 __maybe_unused ksm_cold_saved(unsigned long out,
+					 unsigned long stored,
+					 unsigned long pool)
 {
-	unsigned long bytes = out * PAGE_SIZE;
+	u64 bytes = (u64)out * PAGE_SIZE;
 
 	if (!out || !stored)
 		return 0;
-	return bytes - mult_frac(bytes, min(pool, stored), stored);
+	return bytes - mul_u64_u64_div_u64(bytes, min(pool, stored), stored);
+}
+
+/* The record of content zswap refused at full-scan count @seq */
+static unsigned long ksm_cold_poor_value(u32 checksum, u32 seq)
+{
+	unsigned long value = (checksum & KSM_COLD_DATA_MASK) << 1 |
+			      KSM_COLD_POOR;
+
+#if BITS_PER_LONG > 32
+	value |= (seq & KSM_COLD_RETRY_MASK) << KSM_COLD_RETRY_SHIFT;
+#endif
+	return value;
+}
+
+/* May a page refused as recorded in @value be tried again at @seq? */
+static bool ksm_cold_poor_expired(unsigned long value, u32 seq)
+{
+#if BITS_PER_LONG > 32
+	return ((seq - (value >> KSM_COLD_RETRY_SHIFT)) & KSM_COLD_RETRY_MASK) >=
+	       KSM_COLD_RETRY_SCANS;
+#else
+	return false;
+#endif
 }
 
 /*
@@ -333,23 +365,54 @@ void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 	}
 }
 
+/**
+ * ksm_nru_touch() - make a page young that ksmd knows was just written
+ * @nru: the clock state of its rmap_item
+ *
+ * A read by DMA (O_DIRECT, AIO, io_uring) sets no accessed bit: ksmd,
+ * visiting the page for an I/O hint, marks it used instead.
+ */
+void ksm_nru_touch(struct ksm_nru *nru)
+{
+	nru->stamp = ksm_cold_seq;
+	nru->flags |= KSM_NRU_SEEN;
+}
+
 static bool ksm_cold_may_push(void)
 {
 	return ksm_cold_batch < READ_ONCE(ksm_cold_compress_pages) &&
 	       zswap_is_enabled() && get_nr_swap_pages() > 0;
 }
 
-/* Did zswap refuse this content of @addr before? */
+/*
+ * May @folio go?  It must be a small anonymous folio mapped only here (as
+ * for MADV_PAGEOUT: the accessed bit of other mappers was not tested), not
+ * a KSM page, not mlocked or pinned; and zswap writeback must be disabled
+ * for its memory cgroup, so that what zswap refuses stays in memory
+ * instead of being written to the swap device.
+ */
+static bool ksm_cold_folio_ok(struct folio *folio)
+{
+	return !folio_test_large(folio) && folio_test_anon(folio) &&
+	       !folio_test_ksm(folio) && !folio_test_mlocked(folio) &&
+	       folio_mapcount(folio) == 1 && !folio_maybe_dma_pinned(folio) &&
+	       folio_test_lru(folio) &&
+	       !mem_cgroup_zswap_writeback_enabled(folio_memcg(folio));
+}
+
+/* Did zswap refuse this content of @addr at @seq recently? */
 static bool ksm_cold_poor(struct ksm_cold_slot *cs, unsigned long addr,
-			  u32 checksum)
+			  u32 checksum, u32 seq)
 {
 	unsigned long value;
 
 	if (!ksm_cold_lookup(cs, addr, &value, false))
 		return false;
-	if ((value >> 1) == (checksum & KSM_COLD_DATA_MASK))
+	if ((value >> 1 & KSM_COLD_DATA_MASK) ==
+	    (checksum & KSM_COLD_DATA_MASK) &&
+	    !ksm_cold_poor_expired(value, seq))
 		return true;
-	/* The content changed: worth another try. */
+	/* The content changed, or it is time for another try. */
 	ksm_cold_lookup(cs, addr, &value, true);
 	return false;
 }
@@ -401,15 +464,13 @@ bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 	}
 
 	if (class != KSM_NRU_COLD || merged || !ksm_cold_may_push() ||
-	    ksm_cold_poor(cs, addr, checksum))
-		return false;
-	if (folio_test_large(folio) || !folio_test_anon(folio) ||
-	    folio_test_ksm(folio) || folio_test_mlocked(folio) ||
-	    folio_maybe_dma_pinned(folio) || !folio_test_lru(folio))
+	    ksm_cold_poor(cs, addr, checksum, ksm_cold_seq) ||
+	    !ksm_cold_folio_ok(folio))
 		return false;
 	if (!folio_isolate_lru(folio))
 		return false;
-	if (folio_test_unevictable(folio)) {
+	/* Unmapped or shared meanwhile: leave it. */
+	if (folio_test_unevictable(folio) || folio_mapcount(folio) != 1) {
 		folio_putback_lru(folio);
 		return false;
 	}
@@ -442,7 +503,7 @@ void ksm_cold_push(struct ksm_cold_slot *cs, unsigned long addr,
 		WRITE_ONCE(ksm_cold_compressed, ksm_cold_compressed + 1);
 		ksm_cold_pushed_ring[ksm_cold_seq % KSM_COLD_WINDOW]++;
 	} else {
-		value = (checksum & KSM_COLD_DATA_MASK) << 1 | KSM_COLD_POOR;
+		value = ksm_cold_poor_value(checksum, ksm_cold_seq);
 		WRITE_ONCE(ksm_cold_rejected, ksm_cold_rejected + 1);
 	}
 	/* Without memory to remember it, a page out is just not tracked. */
@@ -513,7 +574,8 @@ void ksm_cold_forget(void)
 	}
 }
 
-static unsigned long ksm_cold_bytes_saved(void)
+#ifdef CONFIG_SYSFS
+static u64 ksm_cold_bytes_saved(void)
 {
 #ifdef CONFIG_ZSWAP
 	long out = atomic_long_read(&ksm_cold_out);
@@ -525,7 +587,6 @@ static unsigned long ksm_cold_bytes_saved(void)
 #endif
 }
 
-#ifdef CONFIG_SYSFS
 #define KSM_COLD_ATTR_RO(_name) \
 	static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
 #define KSM_COLD_ATTR(_name) \
@@ -615,7 +676,7 @@ KSM_COLD_KNOB(cold_compress_pages, &ksm_cold_compress_pages, 1,
 static ssize_t _name##_show(struct kobject *kobj,			\
 			    struct kobj_attribute *attr, char *buf)	\
 {									\
-	return sysfs_emit(buf, "%lu\n", (unsigned long)(_expr));	\
+	return sysfs_emit(buf, "%llu\n", (u64)(_expr));		\
 }									\
 KSM_COLD_ATTR_RO(_name)
 

@@ -91,6 +91,7 @@ bool ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
 			pte_t *ptep, struct folio *folio);
 void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 		  struct vm_area_struct *vma, unsigned long addr, bool young);
+void ksm_nru_touch(struct ksm_nru *nru);
 bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 		    struct page *page, unsigned long addr, bool changed,
 		    bool merged, u32 checksum);

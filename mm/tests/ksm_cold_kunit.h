@@ -142,10 +142,23 @@ static void ksm_cold_test_slot(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x2000, &value, false));
 
 	/* Refused content: remembered until the checksum changes */
-	KUNIT_EXPECT_TRUE(test, ksm_cold_poor(&cs, 0x3000, 0xabcd));
-	KUNIT_EXPECT_TRUE(test, ksm_cold_poor(&cs, 0x3000, 0xabcd));
-	KUNIT_EXPECT_FALSE(test, ksm_cold_poor(&cs, 0x3000, 0xabce));
+	KUNIT_EXPECT_TRUE(test, ksm_cold_poor(&cs, 0x3000, 0xabcd, 5));
+	KUNIT_EXPECT_TRUE(test, ksm_cold_poor(&cs, 0x3000, 0xabcd, 6));
+	KUNIT_EXPECT_FALSE(test, ksm_cold_poor(&cs, 0x3000, 0xabce, 6));
 	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x3000, &value, false));
+
+	/* ... or, on 64-bit, for KSM_COLD_RETRY_SCANS scans */
+	KUNIT_ASSERT_EQ(test, ksm_cold_record(&cs, 0x4000,
+					      ksm_cold_poor_value(0xfeedbeef,
+								  U32_MAX - 1),
+					      &replaced), 0);
+	KUNIT_EXPECT_FALSE(test, replaced);
+	KUNIT_EXPECT_TRUE(test, ksm_cold_poor(&cs, 0x4000, 0xfeedbeef, 10));
+	KUNIT_EXPECT_EQ(test, ksm_cold_poor(&cs, 0x4000, 0xfeedbeef,
+					    KSM_COLD_RETRY_SCANS - 2),
+			BITS_PER_LONG == 32);
+	KUNIT_EXPECT_EQ(test, ksm_cold_lookup(&cs, 0x4000, &value, false),
+			BITS_PER_LONG == 32);
 
 	/* An entry replacing a page still out says so */
 	KUNIT_ASSERT_EQ(test, ksm_cold_record(&cs, 0x7f0000002000UL,
@@ -163,16 +176,16 @@ static void ksm_cold_test_slot(struct kunit *test)
 
 static void ksm_cold_test_saved(struct kunit *test)
 {
-	KUNIT_EXPECT_EQ(test, ksm_cold_saved(0, 100, 25), 0UL);
-	KUNIT_EXPECT_EQ(test, ksm_cold_saved(10, 0, 0), 0UL);
+	KUNIT_EXPECT_EQ(test, ksm_cold_saved(0, 100, 25), 0ULL);
+	KUNIT_EXPECT_EQ(test, ksm_cold_saved(10, 0, 0), 0ULL);
 	/* zswap at 4:1 saves three quarters of each page out */
 	KUNIT_EXPECT_EQ(test, ksm_cold_saved(100, 400, 100),
-			75 * PAGE_SIZE);
+			(u64)75 * PAGE_SIZE);
 	/* A pool larger than what it stores saves nothing */
-	KUNIT_EXPECT_EQ(test, ksm_cold_saved(100, 100, 150), 0UL);
-	/* Large counts do not overflow */
+	KUNIT_EXPECT_EQ(test, ksm_cold_saved(100, 100, 150), 0ULL);
+	/* Large counts do not overflow, also on 32-bit */
 	KUNIT_EXPECT_EQ(test, ksm_cold_saved(1UL << 30, 1UL << 30, 1UL << 29),
-			(1UL << 29) * PAGE_SIZE);
+			(u64)(1UL << 29) * PAGE_SIZE);
 }
 
 static struct kunit_case ksm_cold_test_cases[] = {

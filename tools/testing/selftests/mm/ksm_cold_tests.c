@@ -543,6 +543,49 @@ static void test_poor(void)
 	free(copy);
 }
 
+/*
+ * Cold pages that must stay: with zswap writeback enabled (what zswap
+ * refuses would go to the swap device), and pages shared with a child
+ * after fork (only this mapping's accessed bit was tested).
+ */
+static void test_not_pushed(void)
+{
+	long compressed = knob("cold_pages_compressed");
+	char *p = map_mergeable(NR_PAGES);
+	int present, shared;
+	pid_t pid;
+	bool ok;
+
+	fill_text(p, NR_PAGES, 4);
+	knob_set("nru_cold_scans", 2);
+	knob_set("cold_compress", 1);
+	if (knob_write(CG_WRITEBACK, "1"))
+		ksft_exit_fail_msg("cannot enable zswap writeback\n");
+	ok = wait_full_scans(12);
+	present = count_present(getpid(), p, NR_PAGES);
+	ok &= present == NR_PAGES &&
+	      knob("cold_pages_compressed") == compressed;
+
+	/* Shared with a child that never touches them (before they can go) */
+	pid = fork();
+	if (!pid) {
+		pause();
+		_exit(0);
+	}
+	knob_write(CG_WRITEBACK, "0");
+	ok &= wait_full_scans(12);
+	shared = count_present(getpid(), p, NR_PAGES);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ksft_print_msg("writeback on: %d/%d present; shared: %d/%d present; %ld pushed\n",
+		       present, NR_PAGES, shared, NR_PAGES,
+		       knob("cold_pages_compressed") - compressed);
+	ok &= shared == NR_PAGES && knob("cold_pages_compressed") == compressed;
+	knob_set("cold_compress", 0);
+	munmap(p, NR_PAGES * pagesize);
+	ksft_test_result(ok, "not pushed: zswap writeback on, pages shared after fork\n");
+}
+
 int main(void)
 {
 	size_t i;
@@ -555,7 +598,7 @@ int main(void)
 		ksft_exit_skip("kernel without the KSM cold-page tier\n");
 	if (access(ZSWAP_ENABLED, F_OK))
 		ksft_exit_skip("kernel without zswap\n");
-	ksft_set_plan(6);
+	ksft_set_plan(7);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -582,6 +625,7 @@ int main(void)
 	test_compress();
 	test_hot();
 	test_poor();
+	test_not_pushed();
 
 	ksft_finished();
 }

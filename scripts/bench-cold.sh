@@ -24,7 +24,7 @@ done
 for kv in $knobs; do
 	[[ "$kv" =~ ^[a-z_]+=[0-9]+$ ]] || die "bad knob '$kv' in COLD_KNOBS (want name=number)"
 done
-need_pkgs $BUILD_PKGS $BOOT_PKGS
+need_pkgs $BUILD_PKGS $BOOT_PKGS gnuplot-nox
 "$REPO/scripts/build.sh" "$flavour"
 
 mkdir -p "$out"
@@ -38,5 +38,7 @@ mem=$((mib * 4 + 1024))
 	"$REPO/benchmarks/cold/run-guest.sh" "$bin" "$secs" "$mib" "$runs" $knobs ||
 	die "benchmark run failed; partial results in $run"
 python3 "$REPO/benchmarks/cold/summarize.py" "$run" || die "a run read back corrupt data (see $run)"
+names=$(seq -f 'r%g' 1 "$runs" | xargs)
+gnuplot -e "dir='$run'; runs='$names'; out='$out/cold.png'" "$REPO/benchmarks/cold/plot.gp"
 cp "$run"/summary.txt "$out/"
-log "summary: $out/summary.txt  CSV: $run/"
+log "summary: $out/summary.txt  plot: $out/cold.png  CSV: $run/"

@@ -1,0 +1,52 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of a benchmark guest: runs the job named by ksmpp.job= on the
+# kernel command line, prints "KSMPP-RESULT job=... key=value ..." on the
+# console, and powers off.  The root disk is read-only; /scratch is the
+# second disk, formatted here, for jobs that write.
+export PATH=/bin:/usr/bin:/sbin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+job=none seed=1
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	ksmpp.job=*) job=${arg#*=} ;;
+	ksmpp.seed=*) seed=${arg#*=} ;;
+	esac
+done
+echo "KSMPP-START job=$job seed=$seed mem=$(awk '/MemTotal/ {print $2}' /proc/meminfo)kB"
+start=$(date +%s)
+case $job in
+idle)
+	sleep "${KSMPP_IDLE:-20}"
+	echo "KSMPP-RESULT job=idle ok=1" ;;
+bonnie)
+	if [ -b /dev/vdb ] && mkfs.ext4 -q -F /dev/vdb && mount /dev/vdb /scratch; then
+		out=$(bonnie++ -u root -d /scratch -s 128 -r 64 -n 0 -q 2>/dev/null | tail -n 1)
+		# CSV: ...,putc,putc_cpu,put_block,put_block_cpu,rewrite,rewrite_cpu,getc,getc_cpu,get_block,...
+		echo "KSMPP-RESULT job=bonnie ok=1 csv=$out"
+		umount /scratch
+	else
+		echo "KSMPP-RESULT job=bonnie ok=0 error=no-scratch-disk"
+	fi ;;
+*)
+	if [ -f "/jobs/$job.fio" ]; then
+		out=$(cd /data && FIO_SEED=$seed fio --readonly --output-format=terse --terse-version=3 "/jobs/$job.fio" 2>&1)
+		# terse v3: field 7 read KiB/s, 8 read IOPS
+		bw=$(echo "$out" | awk -F';' '/^3;/ {s += $7} END {print s + 0}')
+		if echo "$out" | grep -q '^3;'; then
+			echo "KSMPP-RESULT job=$job ok=1 read_kib_s=$bw"
+		else
+			echo "$out" | head -n 5
+			echo "KSMPP-RESULT job=$job ok=0 error=fio"
+		fi
+	else
+		echo "KSMPP-RESULT job=$job ok=0 error=unknown-job"
+	fi ;;
+esac
+echo "KSMPP-END job=$job seconds=$(( $(date +%s) - start ))"
+sync
+poweroff -f

@@ -6,10 +6,11 @@
 FLAVOUR ?= test
 S := scripts
 
-.PHONY: help demo bench-hints bench-cold test selftest series build tree boot clean distclean
+.PHONY: help demo bench bench-hints bench-cold test selftest series build tree boot clean distclean
 
 help:
 	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
+	@echo "make bench     QEMU guests (mem-merge=on) in the bench kernel: scenarios x KSM modes (QUICK=1: about 5 min; SCENARIOS, MODES, AIO)"
 	@echo "make bench-hints  the I/O-hints benchmark, hints on vs off (HINTS_RUNS, HINTS_SECONDS)"
 	@echo "make bench-cold   the cold-page tier vs stock KSM, heterogeneous scenario (COLD_SECONDS, COLD_MIB, COLD_RUNS)"
 	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
@@ -23,6 +24,9 @@ help:
 demo:
 	@$(S)/demo.sh
 	@HINTS_RUNS="$${HINTS_RUNS:-2:buffered}" $(S)/bench-hints.sh
+
+bench:
+	@QUICK="$(QUICK)" $(S)/bench.sh
 
 bench-hints:
 	@$(S)/bench-hints.sh

@@ -8,7 +8,7 @@
 export PATH=/bin:/usr/bin:/sbin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+grep -q ' /dev ' /proc/mounts || mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 job=none seed=1
 for arg in $(cat /proc/cmdline); do

@@ -18,7 +18,7 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,data,jobs,scratch,etc}
 
 # Programs and every library they load, at their own paths.
-progs=(/usr/bin/busybox /usr/bin/fio /usr/sbin/bonnie++ /sbin/mkfs.ext4)
+progs=(/bin/busybox /usr/bin/fio /usr/sbin/bonnie++ /sbin/mkfs.ext4)
 for p in "${progs[@]}"; do
 	p=$(readlink -f "$p")
 	mkdir -p "$root$(dirname "$p")"
@@ -31,8 +31,8 @@ for p in "${progs[@]}"; do
 		done
 done
 ln -sf /usr/bin/fio "$root/bin/fio" 2>/dev/null || true
-for tool in $("$root/usr/bin/busybox" --list); do
-	[ -e "$root/bin/$tool" ] || ln -s /usr/bin/busybox "$root/bin/$tool"
+for tool in $("$root/bin/busybox" --list); do
+	[ -e "$root/bin/$tool" ] || ln -s /bin/busybox "$root/bin/$tool"
 done
 cp "$here"/jobs/*.fio "$root/jobs/"
 install -m 755 "$here/guest-init.sh" "$root/init"

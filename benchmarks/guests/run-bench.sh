@@ -1,0 +1,31 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-bench.sh KERNEL IMAGE SECONDS RUN... - inside the booted bench kernel,
+# run every RUN (scenario:mode:aio) of the guest benchmark one after the
+# other, in this boot, into the current directory (the result share).
+# Writes RUN.csv, RUN.results and the guests' consoles per run, and a line
+# per run to runs.txt ("done" or "failed"), so partial results are kept.
+kernel=$1 image=$2 secs=$3
+shift 3
+here=$(dirname "$0")
+: >runs.txt
+n=0 total=$#
+for run in "$@"; do
+	n=$((n + 1))
+	scen=${run%%:*} rest=${run#*:}
+	mode=${rest%%:*} aio=${rest#*:}
+	jobs=$(sed -e 's/#.*//' "$here/scenarios" | awk -F'|' -v s="$scen" '{gsub(/ /, "", $1)} $1 == s {print $2}')
+	name=$(echo "$run" | tr ':+' '_p')
+	echo "bench: [$n/$total] $scen, KSM $mode, aio=$aio: guests$jobs"
+	if "$here/run-l1.sh" "$name" "$kernel" "$image" "$mode" "$aio" "$secs" $jobs >"$name.out" 2>&1 &&
+	   ! grep -q 'ok=0' "$name.results"; then
+		echo "$run done" >>runs.txt
+	else
+		echo "$run failed" >>runs.txt
+		echo "bench: $run failed:" >&2
+		tail -n 5 "$name.out" >&2
+	fi
+	tail -n 1 "$name.csv" | awk -F, '{printf "bench:   %ss: pages_sharing %s, zero %s, zswap %s kB -> %s kB\n", $1, $2, $4, $7, $8}'
+done
+cat runs.txt

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench.sh - real QEMU guests with -machine mem-merge=on inside the booted
+# bench kernel (benchmarks/guests/): each scenario runs in each KSM mode
+# in one boot; prints progress, writes CSV, a summary of ratios against
+# stock KSM and one plot per scenario to $B/bench/.
+#
+# Environment: QUICK=1 (a reduced set, about 5 minutes), SCENARIOS
+# (homogeneous heterogeneous webserver idle), MODES (stock hints
+# hints+cold; also cold), AIO (threads native io_uring: per scenario by
+# default), BENCH_SECONDS (limit per run, 150), FLAVOUR (bench),
+# BENCH_OUT ($B/bench).
+
+. "$(dirname "$0")/lib.sh"
+
+flavour=${FLAVOUR:-bench}
+secs=${BENCH_SECONDS:-150}
+out=${BENCH_OUT:-$B/bench}
+known_scen=$(sed -e 's/#.*//' "$REPO/benchmarks/guests/scenarios" | awk -F'|' 'NF > 1 {gsub(/ /, "", $1); print $1}' | xargs)
+known_modes="stock hints cold hints+cold"
+known_aio="threads native io_uring"
+if [ "${QUICK:-0}" = 1 ]; then
+	scens=${SCENARIOS:-homogeneous}
+	modes=${MODES:-stock hints}
+	secs=${BENCH_SECONDS:-100}
+else
+	scens=${SCENARIOS:-homogeneous heterogeneous webserver idle}
+	modes=${MODES:-stock hints hints+cold}
+fi
+in_list() { local x; for x in $2; do [ "$x" = "$1" ] && return 0; done; return 1; }
+for s in $scens; do in_list "$s" "$known_scen" || die "unknown scenario '$s' (known: $known_scen)"; done
+for m in $modes; do in_list "$m" "$known_modes" || die "unknown mode '$m' (known: $known_modes)"; done
+for a in ${AIO:-}; do in_list "$a" "$known_aio" || die "unknown aio '$a' (known: $known_aio)"; done
+[[ "$secs" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive number"
+in_list stock "$modes" || die "MODES must include stock: ratios are against it"
+
+# QEMU's three I/O paths, one per scenario unless AIO says otherwise.
+aio_of() {
+	if [ -n "${AIO:-}" ]; then echo "$AIO"; return; fi
+	case $1 in
+	heterogeneous) echo io_uring ;;
+	webserver) echo native ;;
+	*) echo threads ;;
+	esac
+}
+runs=()
+for s in $scens; do
+	for a in $(aio_of "$s"); do
+		for m in $modes; do runs+=("$s:$m:$a"); done
+	done
+done
+
+need_pkgs $BUILD_PKGS $BOOT_PKGS fio bonnie++ busybox-static e2fsprogs gnuplot-nox
+"$REPO/scripts/build.sh" "$flavour"
+kernel=$B/obj-$flavour/arch/x86/boot/bzImage
+[ -f "$kernel" ] || die "no $flavour kernel at $kernel (make build FLAVOUR=$flavour)"
+mkdir -p "$out"
+"$REPO/benchmarks/guests/mkimage.sh" "$B/guests" >/dev/null || die "building the guest image failed"
+run=$out/run
+rm -rf "$run"
+log "guest benchmark: ${#runs[@]} runs (${runs[*]}), up to ${secs}s each, in the $flavour kernel"
+"$REPO/scripts/boot.sh" -f "$flavour" -m 3072 -c 2 -t $(( ${#runs[@]} * (secs + 60) + 120 )) -o "$run" -- \
+	"$REPO/benchmarks/guests/run-bench.sh" "$kernel" "$B/guests/root.img" "$secs" "${runs[@]}" &&
+	rc=0 || rc=$?
+[ -s "$run/runs.txt" ] || die "no run completed (boot exit $rc); console: $run/console.log"
+python3 "$REPO/benchmarks/guests/summarize.py" "$run" "$out" "${runs[@]}" && src=0 || src=$?
+for s in $scens; do
+	ls "$run"/"$s"_*.csv >/dev/null 2>&1 || continue
+	gnuplot -e "dir='$run'; scen='$s'; out='$out/$s.png'" "$REPO/benchmarks/guests/plot.gp" 2>/dev/null ||
+		log "warning: plot of $s failed"
+done
+log "summary: $out/summary.txt  plots: $out/*.png  CSV: $run/"
+[ $rc -eq 0 ] && [ $src -eq 0 ] || die "incomplete: boot exit $rc, summary exit $src (partial results kept in $run)"

@@ -9,7 +9,8 @@
 # Environment: QUICK=1 (a reduced set, about 5 minutes), SCENARIOS
 # (homogeneous heterogeneous webserver idle), MODES (stock hints
 # hints+cold; also cold), AIO (threads native io_uring: per scenario by
-# default), BENCH_SECONDS (limit per run, 150), FLAVOUR (bench),
+# default), BENCH_SECONDS (limit per run, 150), BENCH_KNOBS (ksm knobs for
+# every mode, "pages_to_scan=1000 nru_cold_scans=2"), FLAVOUR (bench),
 # BENCH_OUT ($B/bench).
 
 . "$(dirname "$0")/lib.sh"
@@ -34,6 +35,10 @@ for m in $modes; do in_list "$m" "$known_modes" || die "unknown mode '$m' (known
 for a in ${AIO:-}; do in_list "$a" "$known_aio" || die "unknown aio '$a' (known: $known_aio)"; done
 [[ "$secs" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive number"
 in_list stock "$modes" || die "MODES must include stock: ratios are against it"
+knobs=${BENCH_KNOBS:-pages_to_scan=1000 nru_cold_scans=2}
+for kv in $knobs; do
+	[[ "$kv" =~ ^[a-z_]+=[0-9]+$ ]] || die "bad knob '$kv' in BENCH_KNOBS (want name=number)"
+done
 
 # QEMU's three I/O paths, one per scenario unless AIO says otherwise.
 aio_of() {
@@ -61,7 +66,7 @@ run=$out/run
 rm -rf "$run"
 log "guest benchmark: ${#runs[@]} runs (${runs[*]}), up to ${secs}s each, in the $flavour kernel"
 "$REPO/scripts/boot.sh" -f "$flavour" -m 3072 -c 2 -t $(( ${#runs[@]} * (secs + 60) + 120 )) -o "$run" -- \
-	"$REPO/benchmarks/guests/run-bench.sh" "$kernel" "$B/guests/root.img" "$secs" "${runs[@]}" &&
+	env BENCH_KNOBS="$knobs" "$REPO/benchmarks/guests/run-bench.sh" "$kernel" "$B/guests/root.img" "$secs" "${runs[@]}" &&
 	rc=0 || rc=$?
 [ -s "$run/runs.txt" ] || die "no run completed (boot exit $rc); console: $run/console.log"
 python3 "$REPO/benchmarks/guests/summarize.py" "$run" "$out" "${runs[@]}" && src=0 || src=$?

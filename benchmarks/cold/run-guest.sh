@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # run-guest.sh BENCH SECONDS MIB RUNS KNOBS... - inside the booted bench
-# kernel, set up zswap as Documentation/admin-guide/mm/ksm.rst describes (a
-# swap device for slots only, zswap writeback disabled), then run the
+# kernel, set up zswap as Documentation/admin-guide/mm/ksm.rst describes
+# (../zswap-setup.sh), then run the
 # heterogeneous scenario RUNS times in each mode, stock KSM and KSM with
 # the cold-page tier, alternating which goes first.  KNOBS (name=value) are
 # written to /sys/kernel/mm/ksm first and apply to both modes.  Writes
@@ -17,19 +17,7 @@ shift 4
 ksm=/sys/kernel/mm/ksm
 fail() { echo "bench: $*" >&2; exit 1; }
 
-# Swap slots for zswap: a loop device over a file (tmpfs here; a disk
-# file on a host), never written with writeback off.
-fallocate -l 512M /tmp/ksm-slots || fail "fallocate"
-dev=$(losetup -f --show /tmp/ksm-slots) || fail "losetup"
-mkswap "$dev" >/dev/null || fail "mkswap"
-swapon "$dev" || fail "swapon"
-echo Y >/sys/module/zswap/parameters/enabled || fail "zswap"
-echo 0 >/sys/fs/cgroup/memory.zswap.writeback || fail "zswap writeback"
-# One page per swap-in, as for zram: each first access below is timed
-# for its own page, not for a readahead cluster.
-echo 0 >/proc/sys/vm/page-cluster || fail "page-cluster"
-echo "zswap: $(cat /sys/module/zswap/parameters/compressor)," \
-	"$(cat /sys/module/zswap/parameters/zpool), slots on $dev"
+"$(dirname "$0")/../zswap-setup.sh" || exit 1
 for kv in "$@"; do
 	echo "${kv#*=}" >"$ksm/${kv%%=*}" || fail "cannot set $kv"
 done
@@ -55,6 +43,4 @@ while [ $i -le "$runs" ]; do
 	[ "$order" = "stock tier" ] && order="tier stock" || order="stock tier"
 	i=$((i + 1))
 done
-swapoff "$dev"
-losetup -d "$dev"
 cat results.txt

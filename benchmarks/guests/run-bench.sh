@@ -4,11 +4,18 @@
 # run-bench.sh KERNEL IMAGE SECONDS RUN... - inside the booted bench kernel,
 # run every RUN (scenario:mode:aio) of the guest benchmark one after the
 # other, in this boot, into the current directory (the result share).
+# KSM knobs from $BENCH_KNOBS (name=value ...) apply to every mode; zswap
+# is set up for the cold-page tier.
 # Writes RUN.csv, RUN.results and the guests' consoles per run, and a line
 # per run to runs.txt ("done" or "failed"), so partial results are kept.
 kernel=$1 image=$2 secs=$3
 shift 3
 here=$(dirname "$0")
+"$here/../zswap-setup.sh" || exit 1
+for kv in $BENCH_KNOBS; do
+	echo "${kv#*=}" >"/sys/kernel/mm/ksm/${kv%%=*}" || { echo "bench: cannot set $kv" >&2; exit 1; }
+done
+echo "bench: ksm ${BENCH_KNOBS:-defaults}"
 : >runs.txt
 n=0 total=$#
 for run in "$@"; do

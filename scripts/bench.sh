@@ -6,7 +6,7 @@
 # in one boot; prints progress, writes CSV, a summary of ratios against
 # stock KSM and one plot per scenario to $B/bench/.
 #
-# Environment: QUICK=1 (a reduced set, about 5 minutes), SCENARIOS
+# Environment: QUICK=1 (a reduced set, 2 guests, about 5 minutes), SCENARIOS
 # (homogeneous heterogeneous webserver idle), MODES (stock hints
 # hints+cold; also cold), AIO (threads native io_uring: per scenario by
 # default), BENCH_SECONDS (limit per run, 150), BENCH_KNOBS (ksm knobs for
@@ -24,7 +24,8 @@ known_aio="threads native io_uring"
 if [ "${QUICK:-0}" = 1 ]; then
 	scens=${SCENARIOS:-homogeneous}
 	modes=${MODES:-stock hints}
-	secs=${BENCH_SECONDS:-100}
+	secs=${BENCH_SECONDS:-120}
+	guests=2
 else
 	scens=${SCENARIOS:-homogeneous heterogeneous webserver idle}
 	modes=${MODES:-stock hints hints+cold}
@@ -66,7 +67,7 @@ run=$out/run
 rm -rf "$run"
 log "guest benchmark: ${#runs[@]} runs (${runs[*]}), up to ${secs}s each, in the $flavour kernel"
 "$REPO/scripts/boot.sh" -f "$flavour" -m 3072 -c 2 -t $(( ${#runs[@]} * (secs + 60) + 120 )) -o "$run" -- \
-	env BENCH_KNOBS="$knobs" "$REPO/benchmarks/guests/run-bench.sh" "$kernel" "$B/guests/root.img" "$secs" "${runs[@]}" &&
+	env BENCH_KNOBS="$knobs" BENCH_GUESTS="${guests:-}" "$REPO/benchmarks/guests/run-bench.sh" "$kernel" "$B/guests/root.img" "$secs" "${runs[@]}" &&
 	rc=0 || rc=$?
 [ -s "$run/runs.txt" ] || die "no run completed (boot exit $rc); console: $run/console.log"
 python3 "$REPO/benchmarks/guests/summarize.py" "$run" "$out" "${runs[@]}" && src=0 || src=$?

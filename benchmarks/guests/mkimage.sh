@@ -31,9 +31,11 @@ for p in "${progs[@]}"; do
 		done
 done
 ln -sf /usr/bin/fio "$root/bin/fio" 2>/dev/null || true
-for tool in $("$root/bin/busybox" --list); do
-	[ -e "$root/bin/$tool" ] || ln -s /bin/busybox "$root/bin/$tool"
+bb=$(readlink -f /bin/busybox)
+for tool in $("$root$bb" --list); do
+	[ -e "$root/bin/$tool" ] || ln -s "$bb" "$root/bin/$tool"
 done
+[ -x "$root/bin/sh" ] || { echo "mkimage: no /bin/sh in the image" >&2; exit 1; }
 cp "$here"/jobs/*.fio "$root/jobs/"
 install -m 755 "$here/guest-init.sh" "$root/init"
 

@@ -5,7 +5,8 @@
 # run every RUN (scenario:mode:aio) of the guest benchmark one after the
 # other, in this boot, into the current directory (the result share).
 # KSM knobs from $BENCH_KNOBS (name=value ...) apply to every mode; zswap
-# is set up for the cold-page tier.
+# is set up for the cold-page tier.  $BENCH_GUESTS, if set, caps the
+# guests per scenario (the first ones of its list).
 # Writes RUN.csv, RUN.results and the guests' consoles per run, and a line
 # per run to runs.txt ("done" or "failed"), so partial results are kept.
 kernel=$1 image=$2 secs=$3
@@ -23,6 +24,7 @@ for run in "$@"; do
 	scen=${run%%:*} rest=${run#*:}
 	mode=${rest%%:*} aio=${rest#*:}
 	jobs=$(sed -e 's/#.*//' "$here/scenarios" | awk -F'|' -v s="$scen" '{gsub(/ /, "", $1)} $1 == s {print $2}')
+	[ -n "$BENCH_GUESTS" ] && jobs=$(echo $jobs | cut -d' ' -f1-"$BENCH_GUESTS")
 	name=$(echo "$run" | tr ':+' '_p')
 	echo "bench: [$n/$total] $scen, KSM $mode, aio=$aio: guests$jobs"
 	if "$here/run-l1.sh" "$name" "$kernel" "$image" "$mode" "$aio" "$secs" $jobs >"$name.out" 2>&1 &&

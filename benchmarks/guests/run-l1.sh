@@ -45,7 +45,7 @@ for job in "$@"; do
 	qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m "$mem" \
 		-machine pc,mem-merge=on -display none -no-reboot \
 		-kernel "$kernel" \
-		-append "root=/dev/vda ro console=ttyS0 init=/init quiet panic=-1 ksmpp.job=$job ksmpp.seed=$i" \
+		-append "root=/dev/vda ro console=ttyS0 init=/init quiet panic=-1 no_timer_check lpj=4000000 tsc=reliable ksmpp.job=$job ksmpp.seed=$i" \
 		-drive file=$root,if=virtio,format=raw,readonly=on,$drive $scratch \
 		-serial file:$name-g$i.log >$name-g$i.qemu 2>&1 &
 	pids="$pids $!"

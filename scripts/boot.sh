@@ -13,6 +13,7 @@
 # kernel log is kept in DIR/console.log and printed if the run fails.
 # Exit status: the command's, or 124 on timeout, 125 if the guest died.
 #
+# KSMPP_TCG_OPTS adds options to -accel tcg (e.g. thread=single).
 # TCG (-accel tcg -cpu max) by default: KVM guests hang at boot on these
 # machines.  KSMPP_KVM=1 uses KVM instead.
 
@@ -52,7 +53,7 @@ rm -f "$outdir/exit-status" "$outdir/console.log"
 	echo
 } >"$outdir/cmd.sh"
 
-accel=(-accel tcg -cpu max)
+accel=(-accel "tcg${KSMPP_TCG_OPTS:+,$KSMPP_TCG_OPTS}" -cpu max)
 [ "${KSMPP_KVM:-0}" = 1 ] && accel=(-accel kvm -cpu host)
 
 log "booting $(cat "$B/obj-$flavour/include/config/kernel.release") ($flavour) under QEMU ${accel[1]}, ${mem} MiB, CPUs: $cpus, timeout ${timeout}s"

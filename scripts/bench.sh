@@ -24,7 +24,7 @@ known_aio="threads native io_uring"
 if [ "${QUICK:-0}" = 1 ]; then
 	scens=${SCENARIOS:-homogeneous}
 	modes=${MODES:-stock hints}
-	secs=${BENCH_SECONDS:-120}
+	secs=${BENCH_SECONDS:-100}
 	guests=2
 else
 	scens=${SCENARIOS:-homogeneous heterogeneous webserver idle}

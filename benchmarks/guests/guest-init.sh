@@ -3,18 +3,19 @@
 #
 # /init of a benchmark guest: runs the job named by ksmpp.job= on the
 # kernel command line, prints "KSMPP-RESULT job=... key=value ..." on the
-# console, and powers off.  The root disk is read-only; /scratch is the
+# console, idles until ksmpp.hold= seconds after boot, and powers off.  The root disk is read-only; /scratch is the
 # second disk, formatted here, for jobs that write.
 export PATH=/bin:/usr/bin:/sbin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 grep -q ' /dev ' /proc/mounts || mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
-job=none seed=1
+job=none seed=1 hold=0
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	ksmpp.job=*) job=${arg#*=} ;;
 	ksmpp.seed=*) seed=${arg#*=} ;;
+	ksmpp.hold=*) hold=${arg#*=} ;;
 	esac
 done
 echo "KSMPP-START job=$job seed=$seed mem=$(awk '/MemTotal/ {print $2}' /proc/meminfo)kB"
@@ -48,5 +49,8 @@ bonnie)
 	fi ;;
 esac
 echo "KSMPP-END job=$job seconds=$(( $(date +%s) - start ))"
+# Stay up (idle) until ksmpp.hold seconds after boot, so that every guest
+# of a run is sampled over the same window.
+while [ "$(cut -d. -f1 /proc/uptime)" -lt "$hold" ]; do sleep 1; done
 sync
 poweroff -f

@@ -81,7 +81,7 @@ def main():
         text.append("%s, aio=%s" % (scen, aio))
         text.append("  %-11s %9s %9s %9s %7s %9s %7s %12s %7s %7s  %s" % (
             "mode", "saved@20s", "saved@40s", "peak", "/stock", "ksmd s", "/stock",
-            "guest KiB/s", "/stock", "done s", "status"))
+            "guest KiB/s", "/stock", "run s", "status"))
         base = None
         for mode, run in modes:
             n = name_of(run)

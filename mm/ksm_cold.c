@@ -255,9 +255,9 @@ static int ksm_cold_record(struct ksm_cold_slot *cs, unsigned long addr,
 	return 0;
 }
 
-/* Look up what is remembered of @addr; forget it if @erase. */
+/* Look up what is remembered of @addr. */
 static bool ksm_cold_lookup(struct ksm_cold_slot *cs, unsigned long addr,
-			    unsigned long *value, bool erase)
+			    unsigned long *value)
 {
 	void *entry;
 
@@ -267,9 +267,13 @@ static bool ksm_cold_lookup(struct ksm_cold_slot *cs, unsigned long addr,
 	if (!entry)
 		return false;
 	*value = xa_to_value(entry);
-	if (erase)
-		xa_erase(&cs->pages, addr >> PAGE_SHIFT);
 	return true;
+}
+
+/* Forget @addr, which ksm_cold_lookup() found. */
+static void ksm_cold_forget_page(struct ksm_cold_slot *cs, unsigned long addr)
+{
+	xa_erase(&cs->pages, addr >> PAGE_SHIFT);
 }
 
 /* Free @cs; return the pushed pages it still remembered. */
@@ -354,10 +358,9 @@ void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 	if (class >= KSM_NRU_IDLE && was < KSM_NRU_IDLE)
 		flush_tlb_page(vma, addr);
 
-	if (!ksm_cold_lookup(cs, addr, &value, false) ||
-	    (value & KSM_COLD_POOR))
+	if (!ksm_cold_lookup(cs, addr, &value) || (value & KSM_COLD_POOR))
 		return;
-	ksm_cold_lookup(cs, addr, &value, true);
+	ksm_cold_forget_page(cs, addr);
 	atomic_long_dec(&ksm_cold_out);
 	if (ksm_cold_is_refault(value >> 1, ksm_cold_seq, cold)) {
 		WRITE_ONCE(ksm_cold_refaults, ksm_cold_refaults + 1);
@@ -406,14 +409,14 @@ static bool ksm_cold_poor(struct ksm_cold_slot *cs, unsigned long addr,
 {
 	unsigned long value;
 
-	if (!ksm_cold_lookup(cs, addr, &value, false))
+	if (!ksm_cold_lookup(cs, addr, &value))
 		return false;
 	if ((value >> 1 & KSM_COLD_DATA_MASK) ==
 	    (checksum & KSM_COLD_DATA_MASK) &&
 	    !ksm_cold_poor_expired(value, seq))
 		return true;
 	/* The content changed, or it is time for another try. */
-	ksm_cold_lookup(cs, addr, &value, true);
+	ksm_cold_forget_page(cs, addr);
 	return false;
 }
 

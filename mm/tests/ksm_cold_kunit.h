@@ -123,7 +123,7 @@ static void ksm_cold_test_slot(struct kunit *test)
 	bool replaced = true;
 	unsigned long value;
 
-	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x1000, &value, false));
+	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x1000, &value));
 	KUNIT_EXPECT_EQ(test, __ksm_cold_slot_destroy(&cs), 0UL);
 
 	/* Two pages out, one refused */
@@ -135,17 +135,18 @@ static void ksm_cold_test_slot(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ksm_cold_record(&cs, 0x3000,
 					      0xabcd << 1 | KSM_COLD_POOR,
 					      &replaced), 0);
-	KUNIT_EXPECT_TRUE(test, ksm_cold_lookup(&cs, 0x1000, &value, false));
+	KUNIT_EXPECT_TRUE(test, ksm_cold_lookup(&cs, 0x1000, &value));
 	KUNIT_EXPECT_EQ(test, value, 7UL << 1);
-	KUNIT_EXPECT_TRUE(test, ksm_cold_lookup(&cs, 0x1000, &value, true));
-	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x1000, &value, false));
-	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x2000, &value, false));
+	KUNIT_EXPECT_TRUE(test, ksm_cold_lookup(&cs, 0x1000, &value));
+	ksm_cold_forget_page(&cs, 0x1000);
+	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x1000, &value));
+	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x2000, &value));
 
 	/* Refused content: remembered until the checksum changes */
 	KUNIT_EXPECT_TRUE(test, ksm_cold_poor(&cs, 0x3000, 0xabcd, 5));
 	KUNIT_EXPECT_TRUE(test, ksm_cold_poor(&cs, 0x3000, 0xabcd, 6));
 	KUNIT_EXPECT_FALSE(test, ksm_cold_poor(&cs, 0x3000, 0xabce, 6));
-	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x3000, &value, false));
+	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x3000, &value));
 
 	/* ... or, on 64-bit, for KSM_COLD_RETRY_SCANS scans */
 	KUNIT_ASSERT_EQ(test, ksm_cold_record(&cs, 0x4000,
@@ -157,7 +158,7 @@ static void ksm_cold_test_slot(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_cold_poor(&cs, 0x4000, 0xfeedbeef,
 					    KSM_COLD_RETRY_SCANS - 2),
 			BITS_PER_LONG == 32);
-	KUNIT_EXPECT_EQ(test, ksm_cold_lookup(&cs, 0x4000, &value, false),
+	KUNIT_EXPECT_EQ(test, ksm_cold_lookup(&cs, 0x4000, &value),
 			BITS_PER_LONG == 32);
 
 	/* An entry replacing a page still out says so */
@@ -171,7 +172,7 @@ static void ksm_cold_test_slot(struct kunit *test)
 	/* Destroy counts the pages still out: 0x5000 only */
 	KUNIT_EXPECT_EQ(test, __ksm_cold_slot_destroy(&cs), 1UL);
 	KUNIT_EXPECT_FALSE(test, cs.ready);
-	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x5000, &value, false));
+	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x5000, &value));
 }
 
 static void ksm_cold_test_saved(struct kunit *test)

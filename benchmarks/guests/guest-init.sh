@@ -25,10 +25,16 @@ idle)
 	sleep "${KSMPP_IDLE:-20}"
 	echo "KSMPP-RESULT job=idle ok=1" ;;
 bonnie)
-	if [ -b /dev/vdb ] && mkfs.ext4 -q -F /dev/vdb && mount /dev/vdb /scratch; then
-		out=$(bonnie++ -u root -d /scratch -s 128 -r 64 -n 0 -q 2>/dev/null | tail -n 1)
-		# CSV: ...,putc,putc_cpu,put_block,put_block_cpu,rewrite,rewrite_cpu,getc,getc_cpu,get_block,...
-		echo "KSMPP-RESULT job=bonnie ok=1 csv=$out"
+	if [ -b /dev/vdb ] && /usr/sbin/mke2fs -q -F -t ext4 /dev/vdb && mount /dev/vdb /scratch; then
+		# -u 0:0: the image has no /etc/passwd to look "root" up in.
+		out=$(bonnie++ -u 0:0 -d /scratch -s 128 -r 64 -n 0 -q 2>/tmp/bonnie.err | tail -n 1)
+		# CSV (format 1.98): ...,size,,chunk,seeks,putc,putc_cpu,put_block,...
+		if [ -n "$out" ]; then
+			echo "KSMPP-RESULT job=bonnie ok=1 csv=$out"
+		else
+			head -n 5 /tmp/bonnie.err
+			echo "KSMPP-RESULT job=bonnie ok=0 error=bonnie"
+		fi
 		umount /scratch
 	else
 		echo "KSMPP-RESULT job=bonnie ok=0 error=no-scratch-disk"

@@ -3,7 +3,7 @@
 #
 # mkimage.sh OUTDIR - build the disk image the benchmark's QEMU guests boot
 # from, with no download: an ext4 image (mkfs.ext4 -d) holding busybox,
-# fio, bonnie++ and mkfs.ext4 from this machine's Debian packages with the
+# fio, bonnie++ and mke2fs from this machine's Debian packages with the
 # libraries they load, the fio job files of benchmarks/guests/jobs, an
 # /init that runs the job named on the kernel command line, and /data:
 # DATA_MB MiB of files of pseudo-random content, the same in every build

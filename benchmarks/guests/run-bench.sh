@@ -8,7 +8,8 @@
 # is set up for the cold-page tier.  $BENCH_GUESTS, if set, caps the
 # guests per scenario (the first ones of its list).
 # Writes RUN.csv, RUN.results and the guests' consoles per run, and a line
-# per run to runs.txt ("done" or "failed"), so partial results are kept.
+# per run to runs.txt ("done" or "failed"; appended: bench.sh boots once
+# per run), so partial results are kept.
 kernel=$1 image=$2 secs=$3
 shift 3
 here=$(dirname "$0")
@@ -17,7 +18,6 @@ for kv in $BENCH_KNOBS; do
 	echo "${kv#*=}" >"/sys/kernel/mm/ksm/${kv%%=*}" || { echo "bench: cannot set $kv" >&2; exit 1; }
 done
 echo "bench: ksm ${BENCH_KNOBS:-defaults}"
-: >runs.txt
 n=0 total=$#
 for run in "$@"; do
 	n=$((n + 1))
@@ -26,7 +26,7 @@ for run in "$@"; do
 	jobs=$(sed -e 's/#.*//' "$here/scenarios" | awk -F'|' -v s="$scen" '{gsub(/ /, "", $1)} $1 == s {print $2}')
 	[ -n "$BENCH_GUESTS" ] && jobs=$(echo $jobs | cut -d' ' -f1-"$BENCH_GUESTS")
 	name=$(echo "$run" | tr ':+' '_p')
-	echo "bench: [$n/$total] $scen, KSM $mode, aio=$aio: guests$jobs"
+	echo "bench: [$n/$total] $scen, KSM $mode, aio=$aio, guests: $jobs"
 	if "$here/run-l1.sh" "$name" "$kernel" "$image" "$mode" "$aio" "$secs" $jobs >"$name.out" 2>&1 &&
 	   ! grep -q 'ok=0' "$name.results"; then
 		echo "$run done" >>runs.txt

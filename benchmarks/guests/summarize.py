@@ -53,16 +53,16 @@ def ratio(a, b):
 
 
 def results(path):
-    """Per guest: job, ok, throughput in KiB/s (fio read, bonnie++ per-character write)."""
+    """Per guest: job, ok, throughput in KiB/s (fio read, bonnie++ block write)."""
     out = []
     for line in open(path):
         kv = dict(x.split("=", 1) for x in line.split()[2:] if "=" in x)
         tput = float(kv.get("read_kib_s", 0))
         if kv.get("job") == "bonnie" and "csv" in kv:
-            # bonnie++ 2.00 CSV: field 9 is the per-character write rate
-            # in K/s, the one it measures even when block I/O is too fast.
+            # bonnie++ 2.00 CSV: field 11 is the block write rate in K/s
+            # ("+++++" if too fast to measure: counted as 0).
             f = kv["csv"].split(",")
-            tput = float(f[9]) if len(f) > 9 and f[9].strip().isdigit() else 0
+            tput = float(f[11]) if len(f) > 11 and f[11].strip().isdigit() else 0
         out.append((kv.get("job", "?"), kv.get("ok") == "1", tput))
     return out
 

@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM patch tier
+ *
+ * Many pages of virtual machines are not identical to another page but
+ * close to one: the same binary relocated, a structure with a few fields
+ * changed, a buffer whose content moved by some bytes.  The Difference
+ * Engine (Gupta et al., OSDI 2008) stored such pages as patches against a
+ * similar reference page and found it its largest saving.  Here the
+ * reference pages are KSM pages, which never change while they exist, and
+ * a patch is the page compressed by LZ4 with the reference page as
+ * dictionary (mm/ksm_patch_codec.c).
+ *
+ * When ksmd creates a KSM page it hashes the page's comparison points into
+ * a direct-mapped similarity index (key -> pfn; a newer page takes the
+ * slot).  When the cold-page tier (mm/ksm_cold.c) pushes a cold page into
+ * zswap, ksmd first looks the page's keys up, encodes the page against up
+ * to patch_candidates KSM pages found, and keeps the smallest patch if it
+ * is at most patch_max_bytes.  zswap_store() then stores that patch
+ * instead of compressing the page, once it has checked that the page
+ * still has the content the patch rebuilds, and the zswap entry holds a
+ * reference (struct ksm_patch_ref) that pins the KSM page, so that the
+ * patch can be decoded after every mapper of the KSM page is gone.  On
+ * swap-in or writeback, zswap rebuilds the page from the patch; freeing
+ * the entry drops the pin.  Swapoff, process exit and memory cgroup
+ * accounting are zswap's own: the patch is what the entry stores.
+ *
+ * Lock order:
+ *   ksm_thread_mutex (mm/ksm.c: ksmd's scan)
+ *     ksm_patch_mutex (index, work buffers, the pending patch)
+ *       folio lock (reclaim_pages() -> zswap_store())
+ *   swap cluster lock / zswap tree (zswap_invalidate())
+ *     xa_lock of ksm_patch_refs
+ *
+ * Copyright (C) 2026 KSM++ developers
+ */
+
+#define pr_fmt(fmt) "ksm: " fmt
+
+#include <linux/atomic.h>
+#include <linux/highmem.h>
+#include <linux/kobject.h>
+#include <linux/lz4.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+#include <linux/vmalloc.h>
+#include <linux/xarray.h>
+#include <linux/xxhash.h>
+
+#include "ksm_patch.h"
+#include "ksm_patch_codec.h"
+
+#define KSM_PATCH_INDEX_ORDER		16
+#define KSM_PATCH_INDEX_MASK		((1UL << KSM_PATCH_INDEX_ORDER) - 1)
+#define KSM_PATCH_MAX_CANDIDATES	8U
+#define KSM_PATCH_MIN_BYTES		64U
+
+/*
+ * Tunables (knobs below; k, s and c of the Difference Engine)
+ */
+static unsigned int ksm_patch_tier;
+static unsigned int ksm_patch_hashes = 4;
+static unsigned int ksm_patch_hashes_per_key = 1;
+static unsigned int ksm_patch_candidates = 2;
+static unsigned int ksm_patch_max_bytes = 2048;
+
+static DEFINE_MUTEX(ksm_patch_mutex);
+
+/**
+ * struct ksm_patch_slot - a slot of the similarity index
+ * @key: an index key of a KSM page (ksm_patch_keys())
+ * @pfn: that KSM page's pfn when it was indexed; checked when used
+ */
+struct ksm_patch_slot {
+	u64 key;
+	unsigned long pfn;
+};
+
+/**
+ * struct ksm_patch_work - what ksmd needs while the tier is on
+ * @index: the similarity index, 1 << %KSM_PATCH_INDEX_ORDER slots
+ * @wrkmem: LZ4 work memory
+ * @trial: the patch being tried
+ * @best: the smallest patch so far; the pending patch
+ * @best_len: its length
+ * @ref: the reference the pending patch needs, or NULL
+ *
+ * Allocated when the tier is turned on, freed when it is turned off;
+ * under ksm_patch_mutex.
+ */
+struct ksm_patch_work {
+	struct ksm_patch_slot *index;
+	void *wrkmem;
+	u8 *trial;
+	u8 *best;
+	unsigned int best_len;
+	struct ksm_patch_ref *ref;
+};
+
+static struct ksm_patch_work *ksm_patch_work;
+/* The folio whose patch waits in ksm_patch_work->best for zswap_store(). */
+static struct folio *ksm_patch_pending;
+
+/**
+ * struct ksm_patch_ref - a KSM page pinned by patches
+ * @folio: the page, referenced
+ * @pfn: its pfn, the key in ksm_patch_refs
+ * @users: zswap entries (and the pending patch) that use it
+ */
+struct ksm_patch_ref {
+	struct folio *folio;
+	unsigned long pfn;
+	refcount_t users;
+};
+
+static DEFINE_XARRAY(ksm_patch_refs);
+
+/* Statistics */
+static atomic_long_t ksm_patch_pages = ATOMIC_LONG_INIT(0);
+static atomic_long_t ksm_patch_bytes = ATOMIC_LONG_INIT(0);
+static atomic_long_t ksm_patch_nr_refs = ATOMIC_LONG_INIT(0);
+static atomic_long_t ksm_patch_faults = ATOMIC_LONG_INIT(0);
+static unsigned long ksm_patch_tried;
+static unsigned long ksm_patch_rejected;
+static unsigned long ksm_patch_changed;
+
+static struct ksm_patch_ref *ksm_patch_ref_get(struct folio *kfolio)
+{
+	unsigned long pfn = folio_pfn(kfolio);
+	struct ksm_patch_ref *ref, *old;
+
+	xa_lock(&ksm_patch_refs);
+	ref = xa_load(&ksm_patch_refs, pfn);
+	if (ref)
+		refcount_inc(&ref->users);
+	xa_unlock(&ksm_patch_refs);
+	if (ref)
+		return ref;
+
+	ref = kmalloc(sizeof(*ref), GFP_KERNEL);
+	if (!ref)
+		return NULL;
+	folio_get(kfolio);
+	ref->folio = kfolio;
+	ref->pfn = pfn;
+	refcount_set(&ref->users, 1);
+	/* Only ksmd adds references: nobody else can have added this one. */
+	old = xa_store(&ksm_patch_refs, pfn, ref, GFP_KERNEL);
+	if (WARN_ON_ONCE(old) || xa_is_err(old)) {
+		if (!xa_is_err(old))
+			xa_store(&ksm_patch_refs, pfn, old, GFP_KERNEL);
+		folio_put(kfolio);
+		kfree(ref);
+		return NULL;
+	}
+	atomic_long_inc(&ksm_patch_nr_refs);
+	return ref;
+}
+
+static void ksm_patch_ref_put(struct ksm_patch_ref *ref)
+{
+	if (!refcount_dec_and_lock(&ref->users, &ksm_patch_refs.xa_lock))
+		return;
+	__xa_erase(&ksm_patch_refs, ref->pfn);
+	xa_unlock(&ksm_patch_refs);
+	atomic_long_dec(&ksm_patch_nr_refs);
+	folio_put(ref->folio);
+	kfree(ref);
+}
+
+/* The KSM folio at @pfn, referenced, if it still is one. */
+static struct folio *ksm_patch_get_ksm_folio(unsigned long pfn)
+{
+	struct page *page = pfn_to_online_page(pfn);
+	struct folio *folio;
+
+	if (!page)
+		return NULL;
+	folio = page_folio(page);
+	if (!folio_try_get(folio))
+		return NULL;
+	if (page_folio(page) != folio || !folio_test_ksm(folio) ||
+	    folio_test_large(folio)) {
+		folio_put(folio);
+		return NULL;
+	}
+	return folio;
+}
+
+/**
+ * ksm_patch_index() - enter a new KSM page into the similarity index
+ * @kfolio: the KSM page, referenced by the caller
+ *
+ * Context: ksmd, after stable_tree_insert().
+ */
+void ksm_patch_index(struct folio *kfolio)
+{
+	u64 feat[KSM_PATCH_MAX_HASHES], keys[KSM_PATCH_MAX_KEYS];
+	unsigned int k, n, i;
+	void *addr;
+
+	if (!READ_ONCE(ksm_patch_tier))
+		return;
+	mutex_lock(&ksm_patch_mutex);
+	if (ksm_patch_work) {
+		k = ksm_patch_hashes;
+		addr = kmap_local_folio(kfolio, 0);
+		ksm_patch_features(addr, k, feat);
+		kunmap_local(addr);
+		n = ksm_patch_keys(feat, k, ksm_patch_hashes_per_key, keys);
+		for (i = 0; i < n; i++) {
+			struct ksm_patch_slot *slot;
+
+			slot = &ksm_patch_work->index[keys[i] &
+						      KSM_PATCH_INDEX_MASK];
+			slot->key = keys[i];
+			slot->pfn = folio_pfn(kfolio);
+		}
+	}
+	mutex_unlock(&ksm_patch_mutex);
+}
+
+/* The distinct pfns the index holds for @page's keys, at most @max. */
+static unsigned int ksm_patch_candidates_of(const void *page,
+					    unsigned long *pfns,
+					    unsigned int max)
+{
+	u64 feat[KSM_PATCH_MAX_HASHES], keys[KSM_PATCH_MAX_KEYS];
+	unsigned int k = ksm_patch_hashes, n, i, j, nr = 0;
+
+	ksm_patch_features(page, k, feat);
+	n = ksm_patch_keys(feat, k, ksm_patch_hashes_per_key, keys);
+	for (i = 0; i < n && nr < max; i++) {
+		struct ksm_patch_slot *slot;
+
+		slot = &ksm_patch_work->index[keys[i] & KSM_PATCH_INDEX_MASK];
+		if (slot->key != keys[i])
+			continue;
+		for (j = 0; j < nr && pfns[j] != slot->pfn; j++)
+			;
+		if (j == nr)
+			pfns[nr++] = slot->pfn;
+	}
+	return nr;
+}
+
+/**
+ * ksm_patch_prepare() - find a patch for a page ksmd is about to push out
+ * @folio: the cold page, isolated by ksmd
+ *
+ * Encodes @folio against the KSM pages its keys find and keeps the
+ * smallest patch within patch_max_bytes as the pending patch, which
+ * zswap_store() takes instead of compressing @folio.
+ *
+ * Context: ksmd; takes ksm_patch_mutex, which ksm_patch_finish() drops
+ * once the page was reclaimed (or not).
+ */
+void ksm_patch_prepare(struct folio *folio)
+{
+	unsigned long pfns[KSM_PATCH_MAX_CANDIDATES];
+	struct ksm_patch_work *w;
+	struct folio *best = NULL;
+	unsigned int nr, i;
+	void *page;
+
+	mutex_lock(&ksm_patch_mutex);
+	w = ksm_patch_work;
+	if (!READ_ONCE(ksm_patch_tier) || !w || folio_test_large(folio))
+		return;
+	w->best_len = 0;
+	page = kmap_local_folio(folio, 0);
+	nr = ksm_patch_candidates_of(page, pfns, ksm_patch_candidates);
+	for (i = 0; i < nr; i++) {
+		struct folio *kfolio = ksm_patch_get_ksm_folio(pfns[i]);
+		unsigned int max = w->best_len ? w->best_len - 1 :
+				   ksm_patch_max_bytes;
+		void *ref;
+		int len;
+
+		if (!kfolio)
+			continue;
+		ref = kmap_local_folio(kfolio, 0);
+		len = ksm_patch_encode(page, ref, w->trial, max, w->wrkmem);
+		kunmap_local(ref);
+		WRITE_ONCE(ksm_patch_tried, ksm_patch_tried + 1);
+		if (len < 0) {
+			folio_put(kfolio);
+			continue;
+		}
+		swap(w->trial, w->best);
+		w->best_len = len;
+		if (best)
+			folio_put(best);
+		best = kfolio;
+	}
+	kunmap_local(page);
+	if (!best) {
+		if (nr)
+			WRITE_ONCE(ksm_patch_rejected, ksm_patch_rejected + 1);
+		return;
+	}
+	w->ref = ksm_patch_ref_get(best);
+	folio_put(best);
+	if (w->ref)
+		WRITE_ONCE(ksm_patch_pending, folio);
+}
+
+/**
+ * ksm_patch_finish() - forget a patch zswap did not take; unlock
+ *
+ * Context: ksmd, after ksm_patch_prepare() and reclaim_pages().
+ */
+void ksm_patch_finish(void)
+{
+	WRITE_ONCE(ksm_patch_pending, NULL);
+	if (ksm_patch_work && ksm_patch_work->ref) {
+		ksm_patch_ref_put(ksm_patch_work->ref);
+		ksm_patch_work->ref = NULL;
+	}
+	mutex_unlock(&ksm_patch_mutex);
+}
+
+/**
+ * ksm_patch_zswap_store() - hand zswap the patch of the folio it stores
+ * @folio: the folio zswap_store() is storing, locked and unmapped
+ * @dst: where the patch goes, at least %KSM_PATCH_BUF_SIZE bytes
+ * @ref: the reference the patch needs, out
+ *
+ * Only the folio ksmd prepared a patch for has one, and only if its
+ * content still is what the patch rebuilds: it was mapped, and maybe
+ * written, until reclaim unmapped it.
+ *
+ * Return: the patch's length, with *@ref set and pinned for the entry
+ * until ksm_patch_zswap_free(); 0 to compress the folio as usual.
+ */
+unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
+				   struct ksm_patch_ref **ref)
+{
+	const struct ksm_patch_hdr *hdr;
+	struct ksm_patch_work *w;
+	unsigned int len;
+	void *addr;
+	u32 csum;
+
+	if (likely(READ_ONCE(ksm_patch_pending) != folio))
+		return 0;
+	/* ksmd itself, in reclaim_pages() under ksm_patch_mutex. */
+	WRITE_ONCE(ksm_patch_pending, NULL);
+	w = ksm_patch_work;
+	if (WARN_ON_ONCE(!w || !w->ref || !w->best_len))
+		return 0;
+	addr = kmap_local_folio(folio, 0);
+	csum = xxh32(addr, PAGE_SIZE, 0);
+	kunmap_local(addr);
+	hdr = (const struct ksm_patch_hdr *)w->best;
+	if (csum != le32_to_cpu(hdr->csum)) {
+		WRITE_ONCE(ksm_patch_changed, ksm_patch_changed + 1);
+		return 0;
+	}
+	len = w->best_len;
+	memcpy(dst, w->best, len);
+	*ref = w->ref;
+	w->ref = NULL;
+	atomic_long_inc(&ksm_patch_pages);
+	atomic_long_add(len, &ksm_patch_bytes);
+	return len;
+}
+
+/**
+ * ksm_patch_zswap_load() - rebuild a patched page
+ * @ref: the entry's reference
+ * @src: the patch
+ * @len: its length
+ * @folio: the folio to fill
+ *
+ * Return: 0, or a negative error if the patch failed its checks: the
+ * folio's content is then undefined and must not be used.
+ */
+int ksm_patch_zswap_load(struct ksm_patch_ref *ref, const u8 *src,
+			 unsigned int len, struct folio *folio)
+{
+	void *dst, *base;
+	int err;
+
+	dst = kmap_local_folio(folio, 0);
+	base = kmap_local_folio(ref->folio, 0);
+	err = ksm_patch_decode(src, len, base, dst);
+	kunmap_local(base);
+	kunmap_local(dst);
+	atomic_long_inc(&ksm_patch_faults);
+	if (err)
+		pr_err_ratelimited("patch of %u bytes against pfn %#lx rejected (%d)\n",
+				   len, ref->pfn, err);
+	return err;
+}
+
+/**
+ * ksm_patch_zswap_free() - a patched zswap entry is freed
+ * @ref: its reference
+ * @len: the patch's length
+ */
+void ksm_patch_zswap_free(struct ksm_patch_ref *ref, unsigned int len)
+{
+	atomic_long_dec(&ksm_patch_pages);
+	atomic_long_sub(len, &ksm_patch_bytes);
+	ksm_patch_ref_put(ref);
+}
+
+static void ksm_patch_work_free(struct ksm_patch_work *w)
+{
+	if (!w)
+		return;
+	vfree(w->index);
+	kfree(w->wrkmem);
+	kfree(w->trial);
+	kfree(w->best);
+	kfree(w);
+}
+
+static struct ksm_patch_work *ksm_patch_work_alloc(void)
+{
+	struct ksm_patch_work *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	w->index = vzalloc(sizeof(*w->index) << KSM_PATCH_INDEX_ORDER);
+	w->wrkmem = kmalloc(LZ4_MEM_COMPRESS, GFP_KERNEL);
+	w->trial = kmalloc(KSM_PATCH_BUF_SIZE, GFP_KERNEL);
+	w->best = kmalloc(KSM_PATCH_BUF_SIZE, GFP_KERNEL);
+	if (!w->index || !w->wrkmem || !w->trial || !w->best) {
+		ksm_patch_work_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+#ifdef CONFIG_SYSFS
+#define KSM_PATCH_ATTR_RO(_name) \
+	static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
+
+static ssize_t patch_tier_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_patch_tier));
+}
+
+static ssize_t patch_tier_store(struct kobject *kobj,
+				struct kobj_attribute *attr,
+				const char *buf, size_t count)
+{
+	struct ksm_patch_work *w = NULL;
+	unsigned int enable;
+	ssize_t ret = count;
+
+	if (kstrtouint(buf, 10, &enable) || enable > 1)
+		return -EINVAL;
+	mutex_lock(&ksm_patch_mutex);
+	if (enable && !ksm_patch_work) {
+		ksm_patch_work = ksm_patch_work_alloc();
+		if (!ksm_patch_work)
+			ret = -ENOMEM;
+	} else if (!enable && ksm_patch_work) {
+		/* Stored patches keep their references. */
+		w = ksm_patch_work;
+		ksm_patch_work = NULL;
+	}
+	if (ret > 0)
+		WRITE_ONCE(ksm_patch_tier, enable);
+	mutex_unlock(&ksm_patch_mutex);
+	ksm_patch_work_free(w);
+	return ret;
+}
+static struct kobj_attribute patch_tier_attr = __ATTR_RW(patch_tier);
+
+/**
+ * struct ksm_patch_knob - a sysfs knob taking an integer in a range
+ * @attr: the sysfs attribute
+ * @value: the tunable it sets
+ * @min: smallest value accepted
+ * @max: largest value accepted
+ * @reindex: a change makes the index keys differ: empty the index
+ */
+struct ksm_patch_knob {
+	struct kobj_attribute attr;
+	unsigned int *value;
+	unsigned int min;
+	unsigned int max;
+	bool reindex;
+};
+
+static ssize_t ksm_patch_knob_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	struct ksm_patch_knob *knob = container_of(attr, struct ksm_patch_knob,
+						   attr);
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*knob->value));
+}
+
+/* Bad values get -EINVAL and change nothing; s may not exceed k. */
+static ssize_t ksm_patch_knob_store(struct kobject *kobj,
+				    struct kobj_attribute *attr,
+				    const char *buf, size_t count)
+{
+	struct ksm_patch_knob *knob = container_of(attr, struct ksm_patch_knob,
+						   attr);
+	unsigned int value, k, s;
+
+	if (kstrtouint(buf, 10, &value) || value < knob->min ||
+	    value > knob->max)
+		return -EINVAL;
+	mutex_lock(&ksm_patch_mutex);
+	k = knob->value == &ksm_patch_hashes ? value : ksm_patch_hashes;
+	s = knob->value == &ksm_patch_hashes_per_key ? value :
+	    ksm_patch_hashes_per_key;
+	if (s > k) {
+		mutex_unlock(&ksm_patch_mutex);
+		return -EINVAL;
+	}
+	if (knob->reindex && ksm_patch_work && *knob->value != value)
+		memset(ksm_patch_work->index, 0,
+		       sizeof(*ksm_patch_work->index) << KSM_PATCH_INDEX_ORDER);
+	WRITE_ONCE(*knob->value, value);
+	mutex_unlock(&ksm_patch_mutex);
+	return count;
+}
+
+#define KSM_PATCH_KNOB(_name, _value, _min, _max, _reindex)		\
+static struct ksm_patch_knob _name##_attr = {				\
+	.attr = __ATTR(_name, 0644, ksm_patch_knob_show,		\
+		       ksm_patch_knob_store),				\
+	.value = _value,						\
+	.min = _min,							\
+	.max = _max,							\
+	.reindex = _reindex,						\
+}
+
+KSM_PATCH_KNOB(patch_hashes, &ksm_patch_hashes, 1, KSM_PATCH_MAX_HASHES,
+	       true);
+KSM_PATCH_KNOB(patch_hashes_per_key, &ksm_patch_hashes_per_key, 1,
+	       KSM_PATCH_MAX_HASHES, true);
+KSM_PATCH_KNOB(patch_candidates, &ksm_patch_candidates, 1,
+	       KSM_PATCH_MAX_CANDIDATES, false);
+KSM_PATCH_KNOB(patch_max_bytes, &ksm_patch_max_bytes, KSM_PATCH_MIN_BYTES,
+	       PAGE_SIZE / 2, false);
+
+#define KSM_PATCH_STAT(_name, _expr)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%llu\n", (u64)(_expr));		\
+}									\
+KSM_PATCH_ATTR_RO(_name)
+
+static u64 ksm_patch_saved(void)
+{
+	long pages = atomic_long_read(&ksm_patch_pages);
+	long bytes = atomic_long_read(&ksm_patch_bytes);
+
+	return pages > 0 && bytes >= 0 ? (u64)pages * PAGE_SIZE - bytes : 0;
+}
+
+KSM_PATCH_STAT(patch_pages, max(atomic_long_read(&ksm_patch_pages), 0L));
+KSM_PATCH_STAT(patch_bytes, max(atomic_long_read(&ksm_patch_bytes), 0L));
+KSM_PATCH_STAT(patch_references,
+	       max(atomic_long_read(&ksm_patch_nr_refs), 0L));
+KSM_PATCH_STAT(patch_faults, atomic_long_read(&ksm_patch_faults));
+KSM_PATCH_STAT(patch_bytes_saved, ksm_patch_saved());
+KSM_PATCH_STAT(patch_tried, READ_ONCE(ksm_patch_tried));
+KSM_PATCH_STAT(patch_rejected, READ_ONCE(ksm_patch_rejected));
+KSM_PATCH_STAT(patch_changed, READ_ONCE(ksm_patch_changed));
+
+static struct attribute *ksm_patch_attrs[] = {
+	&patch_tier_attr.attr,
+	&patch_hashes_attr.attr.attr,
+	&patch_hashes_per_key_attr.attr.attr,
+	&patch_candidates_attr.attr.attr,
+	&patch_max_bytes_attr.attr.attr,
+	&patch_pages_attr.attr,
+	&patch_bytes_attr.attr,
+	&patch_references_attr.attr,
+	&patch_faults_attr.attr,
+	&patch_bytes_saved_attr.attr,
+	&patch_tried_attr.attr,
+	&patch_rejected_attr.attr,
+	&patch_changed_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group ksm_patch_attr_group = {
+	.attrs = ksm_patch_attrs,
+	.name = "ksm",
+};
+
+/**
+ * ksm_patch_init() - add the patch-tier knobs to /sys/kernel/mm/ksm
+ * @kobj: the kobject that holds the "ksm" group
+ *
+ * Return: 0 or a negative error.
+ */
+int ksm_patch_init(struct kobject *kobj)
+{
+	return sysfs_merge_group(kobj, &ksm_patch_attr_group);
+}
+#else
+int ksm_patch_init(struct kobject *kobj)
+{
+	return 0;
+}
+#endif /* CONFIG_SYSFS */

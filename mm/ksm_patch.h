@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KSM patch tier: a cold page similar to a KSM page is stored in zswap as
+ * a patch against that page (mm/ksm_patch.c).  Hooks for mm/ksm.c,
+ * mm/ksm_cold.c and mm/zswap.c.
+ */
+#ifndef _MM_KSM_PATCH_H
+#define _MM_KSM_PATCH_H
+
+#include <linux/types.h>
+
+struct folio;
+struct kobject;
+struct ksm_patch_ref;
+
+#ifdef CONFIG_KSM_PATCH
+void ksm_patch_index(struct folio *kfolio);
+void ksm_patch_prepare(struct folio *folio);
+void ksm_patch_finish(void);
+unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
+				   struct ksm_patch_ref **ref);
+int ksm_patch_zswap_load(struct ksm_patch_ref *ref, const u8 *src,
+			 unsigned int len, struct folio *folio);
+void ksm_patch_zswap_free(struct ksm_patch_ref *ref, unsigned int len);
+int ksm_patch_init(struct kobject *kobj);
+#else
+static inline void ksm_patch_index(struct folio *kfolio)
+{
+}
+
+static inline void ksm_patch_prepare(struct folio *folio)
+{
+}
+
+static inline void ksm_patch_finish(void)
+{
+}
+
+static inline unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
+						 struct ksm_patch_ref **ref)
+{
+	return 0;
+}
+
+static inline int ksm_patch_zswap_load(struct ksm_patch_ref *ref,
+				       const u8 *src, unsigned int len,
+				       struct folio *folio)
+{
+	return -EINVAL;
+}
+
+static inline void ksm_patch_zswap_free(struct ksm_patch_ref *ref,
+					unsigned int len)
+{
+}
+
+static inline int ksm_patch_init(struct kobject *kobj)
+{
+	return 0;
+}
+#endif /* CONFIG_KSM_PATCH */
+
+#endif /* _MM_KSM_PATCH_H */

@@ -1,0 +1,657 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KSM patch tier: a cold page similar to a KSM page is stored in zswap as
+ * a patch against that KSM page.
+ *
+ * Reference pages are made the way guests make them: two copies of the
+ * same random pages, merged by KSM.  Pages similar to them (5% changed,
+ * or their content moved by 1..64 bytes) go cold and are pushed into
+ * zswap, where they must be stored as patches; they are read back and
+ * written byte for byte, also after every mapper of the reference pages
+ * exited.  Set up as ksm_cold_tests does: swap slots on a loop device,
+ * zswap on, zswap writeback off.
+ *
+ * Copyright (C) 2026 KSM++ developers
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/swap.h>
+#include <sys/wait.h>
+#include <linux/loop.h>
+
+#include "../kselftest.h"
+#include "vm_util.h"
+
+#define KSM_DIR		"/sys/kernel/mm/ksm/"
+#define ZSWAP_ENABLED	"/sys/module/zswap/parameters/enabled"
+#define CG_WRITEBACK	"/sys/fs/cgroup/memory.zswap.writeback"
+#define NR_REF		256	/* reference pages (each merged from two) */
+#define SWAP_MB		64
+#define TIMEOUT		120	/* seconds */
+
+static size_t pagesize;
+static char swap_file[64];
+static char loop_path[64];
+static int loop_fd = -1;
+static bool swap_on;
+
+/* ---------------------------------------------------------------- knobs */
+
+/* Knobs under KSM_DIR, or absolute paths; restored in reverse order. */
+static const char * const saved_knobs[] = {
+	ZSWAP_ENABLED, CG_WRITEBACK, "run", "pages_to_scan",
+	"sleep_millisecs", "nru_idle_scans", "nru_cold_scans",
+	"cold_compress_pages", "cold_compress", "patch_hashes",
+	"patch_hashes_per_key", "patch_candidates", "patch_max_bytes",
+	"patch_tier",
+};
+
+static char saved_values[ARRAY_SIZE(saved_knobs)][32];
+
+static void knob_path(const char *name, char *path, size_t len)
+{
+	snprintf(path, len, "%s%s", name[0] == '/' ? "" : KSM_DIR, name);
+}
+
+static int knob_write(const char *name, const char *val)
+{
+	char path[128];
+	int fd, ret;
+
+	knob_path(name, path, sizeof(path));
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, val, strlen(val));
+	ret = ret < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int knob_read_str(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	knob_path(name, path, sizeof(path));
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static long knob(const char *name)
+{
+	char buf[64];
+
+	if (knob_read_str(name, buf, sizeof(buf)))
+		ksft_exit_fail_msg("reading %s: %s\n", name, strerror(errno));
+	return strtol(buf, NULL, 10);
+}
+
+static void knob_set(const char *name, long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", val);
+	if (knob_write(name, buf))
+		ksft_exit_fail_msg("writing %ld to %s failed\n", val, name);
+}
+
+static void cleanup(void)
+{
+	int i;
+
+	/* Bring everything back from zswap before zswap goes off. */
+	knob_write("cold_compress", "0");
+	knob_write("patch_tier", "0");
+	if (swap_on)
+		swapoff(loop_path);
+	if (loop_fd >= 0)
+		close(loop_fd);
+	if (swap_file[0])
+		unlink(swap_file);
+	for (i = ARRAY_SIZE(saved_knobs) - 1; i >= 0; i--)
+		if (saved_values[i][0])
+			knob_write(saved_knobs[i], saved_values[i]);
+}
+
+/* --------------------------------------------------------------- helpers */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool wait_full_scans(int n)
+{
+	long target = knob("full_scans") + n;
+	double start = now();
+
+	while (knob("full_scans") < target) {
+		if (now() - start > TIMEOUT)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+static long meminfo_kb(const char *key)
+{
+	char line[128];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) &&
+		    line[strlen(key)] == ':') {
+			val = strtol(line + strlen(key) + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+static char *map_mergeable(size_t pages)
+{
+	char *p = mmap(NULL, pages * pagesize, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	if (madvise(p, pages * pagesize, MADV_NOHUGEPAGE) ||
+	    madvise(p, pages * pagesize, MADV_MERGEABLE))
+		ksft_exit_fail_msg("madvise: %s\n", strerror(errno));
+	return p;
+}
+
+/* Pages of [p, p + pages) present in memory in process @pid. */
+static int count_present(pid_t pid, const char *p, size_t pages)
+{
+	char path[64];
+	int fd, n = 0;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		ksft_exit_fail_msg("%s: %s\n", path, strerror(errno));
+	for (i = 0; i < pages; i++)
+		if (pagemap_get_entry(fd, (char *)p + i * pagesize) &
+		    PM_PRESENT)
+			n++;
+	close(fd);
+	return n;
+}
+
+/* Wait until at most @target pages are present; return the last count. */
+static int wait_present_below(const char *p, size_t pages, int target,
+			      double *took)
+{
+	double start = now();
+	int present;
+
+	do {
+		present = count_present(getpid(), p, pages);
+		if (present <= target)
+			break;
+		usleep(50000);
+	} while (now() - start < TIMEOUT);
+	*took = now() - start;
+	return present;
+}
+
+/* Swap space for slots only: a loop device on a file in /tmp (tmpfs). */
+static bool setup_swap(void)
+{
+	size_t len = (size_t)SWAP_MB << 20;
+	struct loop_config cfg = {};
+	int ctl, n, fd;
+	char *hdr;
+
+	snprintf(swap_file, sizeof(swap_file), "/tmp/ksm_patch_swap_XXXXXX");
+	fd = mkstemp(swap_file);
+	if (fd < 0 || ftruncate(fd, len))
+		return false;
+	hdr = calloc(1, pagesize);
+	if (!hdr)
+		return false;
+	/* union swap_header: version 1, last page, no bad pages */
+	((uint32_t *)(hdr + 1024))[0] = 1;
+	((uint32_t *)(hdr + 1024))[1] = len / pagesize - 1;
+	memcpy(hdr + pagesize - 10, "SWAPSPACE2", 10);
+	n = pwrite(fd, hdr, pagesize, 0);
+	free(hdr);
+	if (n != (int)pagesize)
+		return false;
+
+	ctl = open("/dev/loop-control", O_RDWR);
+	n = ctl < 0 ? -1 : ioctl(ctl, LOOP_CTL_GET_FREE);
+	if (ctl >= 0)
+		close(ctl);
+	if (n < 0)
+		return false;
+	snprintf(loop_path, sizeof(loop_path), "/dev/loop%d", n);
+	loop_fd = open(loop_path, O_RDWR);
+	if (loop_fd < 0)
+		return false;
+	cfg.fd = fd;
+	cfg.block_size = pagesize;
+	cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+	if (ioctl(loop_fd, LOOP_CONFIGURE, &cfg))
+		return false;
+	close(fd);
+	if (swapon(loop_path, 0)) {
+		ksft_print_msg("swapon %s: %s\n", loop_path, strerror(errno));
+		return false;
+	}
+	swap_on = true;
+	return true;
+}
+
+/* ------------------------------------------------------------- content */
+
+static uint64_t rnd_next(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Page @i of reference set @seed: the same bytes wherever it is made. */
+static void fill_ref(char *page, unsigned int seed, size_t i)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)seed << 32) ^ i;
+	uint64_t *q = (uint64_t *)page;
+	size_t j;
+
+	for (j = 0; j < pagesize / sizeof(*q); j++)
+		q[j] = rnd_next(&x);
+}
+
+/* @ref with 5% of its bytes changed, in runs of 16 bytes. */
+static void make_similar(char *page, const char *ref, uint64_t *x)
+{
+	size_t runs = pagesize * 5 / 100 / 16, r, b, at;
+
+	memcpy(page, ref, pagesize);
+	for (r = 0; r < runs; r++) {
+		at = rnd_next(x) % (pagesize / 16) * 16;
+		for (b = 0; b < 16; b++)
+			page[at + b] = rnd_next(x);
+	}
+}
+
+/* @ref's content moved by @d bytes (right if > 0), new bytes where it left. */
+static void make_shifted(char *page, const char *ref, int d, uint64_t *x)
+{
+	size_t n = abs(d), b;
+
+	if (d > 0) {
+		memcpy(page + n, ref, pagesize - n);
+		for (b = 0; b < n; b++)
+			page[b] = rnd_next(x);
+	} else {
+		memcpy(page, ref + n, pagesize - n);
+		for (b = pagesize - n; b < pagesize; b++)
+			page[b] = rnd_next(x);
+	}
+}
+
+/* This process's pages mapped from KSM pages (/proc/self/ksm_stat). */
+static long merging_pages(void)
+{
+	char line[128];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/ksm_stat", "r");
+	if (!f)
+		ksft_exit_fail_msg("/proc/self/ksm_stat: %s\n", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "ksm_merging_pages %ld", &val) == 1)
+			break;
+	fclose(f);
+	return val;
+}
+
+/*
+ * Two copies of reference set @seed in one mergeable region, and wait
+ * until KSM merged them: NR_REF KSM pages, entered into the index.
+ */
+static char *make_refs(unsigned int seed)
+{
+	long merging = merging_pages();
+	char *r = map_mergeable(2 * NR_REF);
+	double start = now();
+	size_t i;
+
+	for (i = 0; i < NR_REF; i++) {
+		fill_ref(r + i * pagesize, seed, i);
+		memcpy(r + (NR_REF + i) * pagesize, r + i * pagesize,
+		       pagesize);
+	}
+	while (merging_pages() < merging + 2 * NR_REF) {
+		if (now() - start > TIMEOUT)
+			ksft_exit_fail_msg("references not merged: %ld of %d pages\n",
+					   merging_pages() - merging,
+					   2 * NR_REF);
+		usleep(20000);
+	}
+	return r;
+}
+
+/* Unmap a test's regions and let ksmd drop their rmap_items and KSM pages. */
+static void unmap_and_settle(char *s, char *r)
+{
+	munmap(s, NR_REF * pagesize);
+	if (r)
+		munmap(r, 2 * NR_REF * pagesize);
+	wait_full_scans(2);
+}
+
+/**
+ * struct tier_run - counters around one push of a region
+ */
+struct tier_run {
+	long pages, bytes, faults, refs;
+};
+
+static void tier_snap(struct tier_run *t)
+{
+	t->pages = knob("patch_pages");
+	t->bytes = knob("patch_bytes");
+	t->faults = knob("patch_faults");
+	t->refs = knob("patch_references");
+}
+
+/*
+ * Turn the cold tier on and wait until @s went out; print and check how
+ * many of its pages were patched and how big the patches are.
+ */
+static bool push_and_check(const char *what, char *s, size_t pages,
+			   const struct tier_run *before, long want_pct)
+{
+	long zswapped = meminfo_kb("Zswapped"), patched, bytes, refs;
+	int present;
+	double took;
+
+	knob_set("cold_compress", 1);
+	present = wait_present_below(s, pages, pages / 20, &took);
+	patched = knob("patch_pages") - before->pages;
+	bytes = knob("patch_bytes") - before->bytes;
+	refs = knob("patch_references") - before->refs;
+	ksft_print_msg("%s: %d/%zu present after %.1fs; %ld patched in %ld bytes (%.1f%% of their pages), %ld references, %ld tried, %ld rejected\n",
+		       what, present, pages, took, patched, bytes,
+		       patched ? 100.0 * bytes / (patched * pagesize) : 0,
+		       refs, knob("patch_tried"), knob("patch_rejected"));
+	ksft_print_msg("%s: Zswapped +%ld kB, patch_changed %ld\n", what,
+		       meminfo_kb("Zswapped") - zswapped,
+		       knob("patch_changed"));
+	return present <= (int)pages / 20 &&
+	       patched >= (long)pages * want_pct / 100 &&
+	       bytes <= patched * (long)pagesize / 10 && refs > 0;
+}
+
+/* ----------------------------------------------------------------- tests */
+
+static void test_knobs(void)
+{
+	static const struct {
+		const char *knob, *bad[4];
+	} cases[] = {
+		{ "patch_tier", { "2", "-1", "x", " " } },
+		{ "patch_hashes", { "0", "9", "-1", "4x" } },
+		{ "patch_hashes_per_key", { "0", "5", "9", "y" } },
+		{ "patch_candidates", { "0", "9", "-3", "z" } },
+		{ "patch_max_bytes", { "63", "2049", "0", "1e3" } },
+	};
+	static const char * const counters[] = {
+		"patch_pages", "patch_bytes", "patch_references",
+		"patch_faults", "patch_bytes_saved", "patch_tried",
+		"patch_rejected", "patch_changed",
+	};
+	bool ok = true;
+	size_t i, j;
+
+	knob_set("patch_hashes", 4);
+	knob_set("patch_hashes_per_key", 1);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char before[32], after[32];
+
+		knob_read_str(cases[i].knob, before, sizeof(before));
+		for (j = 0; j < ARRAY_SIZE(cases[i].bad); j++) {
+			int err = knob_write(cases[i].knob, cases[i].bad[j]);
+
+			knob_read_str(cases[i].knob, after, sizeof(after));
+			if (err != -EINVAL || strcmp(before, after)) {
+				ksft_print_msg("%s <- \"%s\": %s, %s -> %s\n",
+					       cases[i].knob, cases[i].bad[j],
+					       strerror(-err), before, after);
+				ok = false;
+			}
+		}
+	}
+	/* s may not exceed k, from either side. */
+	knob_set("patch_hashes", 8);
+	knob_set("patch_hashes_per_key", 8);
+	ok &= knob("patch_hashes_per_key") == 8;
+	ok &= knob_write("patch_hashes", "4") == -EINVAL &&
+	      knob("patch_hashes") == 8;
+	knob_set("patch_hashes_per_key", 1);
+	knob_set("patch_hashes", 4);
+	knob_set("patch_max_bytes", 64);
+	ok &= knob("patch_max_bytes") == 64;
+	knob_set("patch_max_bytes", 2048);
+	for (i = 0; i < ARRAY_SIZE(counters); i++) {
+		if (knob_write(counters[i], "1") != -EACCES) {
+			ksft_print_msg("%s is writable\n", counters[i]);
+			ok = false;
+		}
+	}
+	ksft_test_result(ok, "knobs reject bad values and keep their value\n");
+}
+
+/*
+ * 95%-similar pages are stored as patches of under a tenth of a page;
+ * half are read back, half written (copy-on-write of a patched page), all
+ * compared byte for byte; every page that came back freed its patch.
+ */
+static void test_similar(void)
+{
+	char *r, *s, *copy;
+	struct tier_run t;
+	uint64_t x = 1;
+	long saved;
+	size_t i;
+	bool ok;
+
+	knob_set("cold_compress", 0);
+	r = make_refs(1);
+	s = map_mergeable(NR_REF);
+	copy = malloc(NR_REF * pagesize);
+	for (i = 0; i < NR_REF; i++)
+		make_similar(s + i * pagesize, r + i * pagesize, &x);
+	memcpy(copy, s, NR_REF * pagesize);
+	tier_snap(&t);
+	ok = push_and_check("95% similar", s, NR_REF, &t, 90);
+	saved = knob("patch_bytes_saved");
+	ksft_print_msg("patch_bytes_saved %ld kB\n", saved / 1024);
+	ok &= saved >= (long)(NR_REF * 90 / 100 * pagesize * 9 / 10);
+	ksft_test_result(ok, "95%%-similar pages stored as patches\n");
+
+	ok = !memcmp(copy, s, NR_REF / 2 * pagesize);
+	for (i = NR_REF / 2; i < NR_REF; i++) {
+		s[i * pagesize + 100] ^= 0x5a;
+		copy[i * pagesize + 100] ^= 0x5a;
+	}
+	ok &= !memcmp(copy, s, NR_REF * pagesize);
+	ksft_print_msg("read back: patch_faults +%ld, patch_pages %ld -> %ld, references %ld -> %ld\n",
+		       knob("patch_faults") - t.faults, t.pages,
+		       knob("patch_pages"), t.refs, knob("patch_references"));
+	ok &= knob("patch_faults") - t.faults >= NR_REF * 90 / 100 &&
+	      knob("patch_pages") == t.pages &&
+	      knob("patch_references") == t.refs;
+	ksft_test_result(ok, "patched pages read and written back byte for byte\n");
+	knob_set("cold_compress", 0);
+	unmap_and_settle(s, r);
+	free(copy);
+}
+
+/* Content moved by 1..64 bytes either way is patched too. */
+static void test_shifted(void)
+{
+	char *r, *s, *copy;
+	struct tier_run t;
+	uint64_t x = 2;
+	size_t i;
+	bool ok;
+
+	knob_set("cold_compress", 0);
+	r = make_refs(2);
+	s = map_mergeable(NR_REF);
+	copy = malloc(NR_REF * pagesize);
+	for (i = 0; i < NR_REF; i++)
+		make_shifted(s + i * pagesize, r + i * pagesize,
+			     (int)(i % 64 + 1) * (i & 64 ? -1 : 1), &x);
+	memcpy(copy, s, NR_REF * pagesize);
+	tier_snap(&t);
+	ok = push_and_check("shifted by 1..64 bytes", s, NR_REF, &t, 95);
+	ok &= !memcmp(copy, s, NR_REF * pagesize);
+	ksft_test_result(ok, "shifted pages stored as patches, read back intact\n");
+	knob_set("cold_compress", 0);
+	unmap_and_settle(s, r);
+	free(copy);
+}
+
+/*
+ * The references belong to a child that exits while the patches remain:
+ * the patches pin the KSM pages, and the pages still read back.
+ */
+static void test_mappers_exit(void)
+{
+	char *s, *copy, *ref;
+	int pipefd[2], status;
+	struct tier_run t;
+	long refs_after;
+	uint64_t x = 3;
+	char c;
+	pid_t pid;
+	size_t i;
+	bool ok;
+
+	knob_set("cold_compress", 0);
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (!pid) {
+		make_refs(3);
+		write(pipefd[1], "r", 1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1)
+		ksft_exit_fail_msg("the child made no references\n");
+	close(pipefd[0]);
+
+	ref = malloc(pagesize);
+	s = map_mergeable(NR_REF);
+	copy = malloc(NR_REF * pagesize);
+	for (i = 0; i < NR_REF; i++) {
+		fill_ref(ref, 3, i);
+		make_similar(s + i * pagesize, ref, &x);
+	}
+	memcpy(copy, s, NR_REF * pagesize);
+	tier_snap(&t);
+	ok = push_and_check("references of a child", s, NR_REF, &t, 90);
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	/* ksmd notices the KSM pages lost their mappers. */
+	ok &= wait_full_scans(3);
+	refs_after = knob("patch_references") - t.refs;
+	ksft_print_msg("child gone: %ld references still pinned, pages_shared %ld\n",
+		       refs_after, knob("pages_shared"));
+	ok &= refs_after > 0;
+	ok &= !memcmp(copy, s, NR_REF * pagesize);
+	ok &= knob("patch_references") == t.refs &&
+	      knob("patch_pages") == t.pages;
+	ksft_test_result(ok, "patches outlive the mappers of their references\n");
+	knob_set("cold_compress", 0);
+	unmap_and_settle(s, NULL);
+	free(copy);
+	free(ref);
+}
+
+int main(void)
+{
+	size_t i;
+
+	ksft_print_header();
+	pagesize = getpagesize();
+	if (getuid())
+		ksft_exit_skip("needs root\n");
+	if (access(KSM_DIR "patch_tier", F_OK))
+		ksft_exit_skip("kernel without the KSM patch tier\n");
+	if (access(ZSWAP_ENABLED, F_OK))
+		ksft_exit_skip("kernel without zswap\n");
+	if (pagesize != 4096)
+		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
+	ksft_set_plan(5);
+
+	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
+		if (knob_read_str(saved_knobs[i], saved_values[i],
+				  sizeof(saved_values[i])))
+			saved_values[i][0] = 0;
+	atexit(cleanup);
+
+	if (!setup_swap())
+		ksft_exit_fail_msg("swap on a loop device: %s\n",
+				   strerror(errno));
+	if (knob_write(ZSWAP_ENABLED, "Y"))
+		ksft_exit_fail_msg("cannot enable zswap\n");
+	if (knob_write(CG_WRITEBACK, "0"))
+		ksft_exit_fail_msg("cannot disable zswap writeback in %s\n",
+				   CG_WRITEBACK);
+
+	knob_set("run", 1);
+	knob_set("pages_to_scan", 1000);
+	knob_set("sleep_millisecs", 10);
+	knob_set("nru_idle_scans", 1);
+	knob_set("nru_cold_scans", 2);
+	knob_set("cold_compress_pages", 256);
+
+	test_knobs();
+	knob_set("patch_tier", 1);
+	test_similar();
+	test_shifted();
+	test_mappers_exit();
+
+	ksft_finished();
+}

@@ -474,6 +474,7 @@ static ssize_t patch_tier_store(struct kobject *kobj,
 	ksm_patch_work_free(w);
 	return ret;
 }
+
 static struct kobj_attribute patch_tier_attr = __ATTR_RW(patch_tier);
 
 /**

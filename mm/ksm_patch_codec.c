@@ -23,6 +23,7 @@
  */
 #include <linux/errno.h>
 #include <linux/kernel.h>
+#include <linux/limits.h>
 #include <linux/lz4.h>
 #include <linux/string.h>
 #include <linux/unaligned.h>

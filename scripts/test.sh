@@ -7,7 +7,8 @@
 #  2. series: the emitted series applies with `git am` to the pristine base
 #     and yields exactly the tree we build
 #  3. checkpatch.pl --strict on every patch of the series
-#  4. scripts/kernel-doc -none on every new .c/.h file
+#  4. scripts/kernel-doc -none on every new .c/.h file; 4b. a bounded
+#     libFuzzer run over the patch decoder (tools/testing/ksm_patch)
 #  5. boots the `test` kernel (two NUMA nodes) and runs the KUnit suites
 #     built into it (KTAP parsed by kunit.py) and the selftests of
 #     scripts/selftests.list (upstream KSM selftests plus ours)
@@ -100,6 +101,23 @@ while read -r f; do
 done < <(cd "$REPO" && for d in $OVERLAY_DIRS; do
 		if [ -d "$d" ]; then find "$d" -type f \( -name '*.c' -o -name '*.h' \) ! -path 'tools/*'; fi
 	 done | sort)
+
+# --- 4b. fuzz: the patch decoder in user space (libFuzzer) ------------------
+fz=$T/fuzz
+rm -rf "$fz"
+mkdir -p "$fz"
+if make -s -C "$SRC/tools/testing/ksm_patch" OUTPUT="$fz/" >"$fz/build.log" 2>&1; then
+	if make -s -C "$SRC/tools/testing/ksm_patch" OUTPUT="$fz/" \
+		FUZZ_SECONDS="${FUZZ_SECONDS:-60}" run >"$fz/run.log" 2>&1; then
+		pass "fuzz: ksm_patch decoder, $(grep -o 'Done [0-9]* runs in [0-9]* second' "$fz/run.log" | tail -n1)s, no crash"
+	else
+		fail "fuzz: ksm_patch decoder (see $fz/run.log; reproducer: $fz/crash-*)"
+		grep -E 'ERROR|runtime error|SUMMARY' "$fz/run.log" | head -n 5
+	fi
+else
+	fail "fuzz: building tools/testing/ksm_patch"
+	tail -n 10 "$fz/build.log"
+fi
 
 # --- 5. boot: KUnit + selftests -------------------------------------------
 log "building the test kernel (log: $T/build.log)"

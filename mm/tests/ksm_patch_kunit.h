@@ -292,6 +292,7 @@ static struct kunit_suite ksm_patch_test_suite = {
 	.name = "ksm_patch",
 	.test_cases = ksm_patch_test_cases,
 };
+
 kunit_test_suite(ksm_patch_test_suite);
 
 #endif /* _MM_KSM_PATCH_KUNIT_H */

@@ -16,9 +16,11 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "kshim.h"
+#include <linux/kernel.h>
 #include <linux/lz4.h>
+#include <linux/unaligned.h>
 #include <linux/xxhash.h>
 
 #include "../../../mm/ksm_patch_codec.h"
@@ -104,7 +106,10 @@ static void round_trip(const u8 *data, size_t size)
 	free(p);
 }
 
-int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
+/* libFuzzer's entry point (linked as LLVMFuzzerTestOneInput). */
+int ksm_patch_fuzz_one(const u8 *data, size_t size);
+
+int ksm_patch_fuzz_one(const u8 *data, size_t size)
 {
 	if (!ref)
 		setup();

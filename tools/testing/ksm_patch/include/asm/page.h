@@ -1,2 +1,2 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-#include "../kshim.h"
+#define PAGE_SIZE	4096UL

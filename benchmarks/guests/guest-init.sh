@@ -28,7 +28,7 @@ bonnie)
 	if [ -b /dev/vdb ] && /usr/sbin/mke2fs -q -F -t ext4 /dev/vdb && mount /dev/vdb /scratch; then
 		# -u 0:0: the image has no /etc/passwd to look "root" up in.
 		# -f: block I/O only (per-character I/O takes minutes nested).
-		out=$(bonnie++ -u 0:0 -d /scratch -s 64 -r 32 -n 0 -f -q 2>/tmp/bonnie.err | tail -n 1)
+		out=$(bonnie++ -u 0:0 -d /scratch -s 16 -r 8 -n 0 -f -q 2>/tmp/bonnie.err | tail -n 1)
 		# CSV (format 1.98): ...,size,,chunk,seeks,putc,putc_cpu,put_block,...
 		if [ -n "$out" ]; then
 			echo "KSMPP-RESULT job=bonnie ok=1 csv=$out"

@@ -6,13 +6,14 @@
 FLAVOUR ?= test
 S := scripts
 
-.PHONY: help demo bench bench-hints bench-cold test selftest series build tree boot clean distclean
+.PHONY: help demo bench bench-hints bench-cold bench-patch test selftest series build tree boot clean distclean
 
 help:
 	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
 	@echo "make bench     QEMU guests (mem-merge=on) in the bench kernel: scenarios x KSM modes (QUICK=1: about 5 min; SCENARIOS, MODES, AIO)"
 	@echo "make bench-hints  the I/O-hints benchmark, hints on vs off (HINTS_RUNS, HINTS_SECONDS)"
 	@echo "make bench-cold   the cold-page tier vs stock KSM, heterogeneous scenario (COLD_SECONDS, COLD_MIB, COLD_RUNS)"
+	@echo "make bench-patch  the patch tier vs compression only vs stock KSM (PATCH_SECONDS, PATCH_PAGES)"
 	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
 	@echo "make selftest T='name...'  build, boot and run only those lines of scripts/selftests.list"
 	@echo "make series    emit the series as git format-patch files in build/series"
@@ -33,6 +34,9 @@ bench-hints:
 
 bench-cold:
 	@$(S)/bench-cold.sh
+
+bench-patch:
+	@$(S)/bench-patch.sh
 
 test:
 	@$(S)/test.sh

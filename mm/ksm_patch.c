@@ -195,7 +195,7 @@ static struct folio *ksm_patch_get_ksm_folio(unsigned long pfn)
  * ksm_patch_index() - enter a new KSM page into the similarity index
  * @kfolio: the KSM page, referenced by the caller
  *
- * Context: ksmd, after stable_tree_insert().
+ * Context: ksmd, after stable_tree_insert(), with no page lock held.
  */
 void ksm_patch_index(struct folio *kfolio)
 {
@@ -344,7 +344,7 @@ unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
 	struct ksm_patch_work *w;
 	unsigned int len;
 	void *addr;
-	u32 csum;
+	u64 csum;
 
 	if (likely(READ_ONCE(ksm_patch_pending) != folio))
 		return 0;
@@ -354,10 +354,10 @@ unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
 	if (WARN_ON_ONCE(!w || !w->ref || !w->best_len))
 		return 0;
 	addr = kmap_local_folio(folio, 0);
-	csum = xxh32(addr, PAGE_SIZE, 0);
+	csum = xxh64(addr, PAGE_SIZE, 0);
 	kunmap_local(addr);
 	hdr = (const struct ksm_patch_hdr *)w->best;
-	if (csum != le32_to_cpu(hdr->csum)) {
+	if (csum != le64_to_cpu(hdr->csum)) {
 		WRITE_ONCE(ksm_patch_changed, ksm_patch_changed + 1);
 		return 0;
 	}

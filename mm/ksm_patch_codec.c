@@ -177,7 +177,7 @@ int ksm_patch_encode(const void *page, const void *ref, void *out,
 	hdr->version = KSM_PATCH_VERSION;
 	hdr->flags = 0;
 	hdr->body_len = cpu_to_le32(n);
-	hdr->csum = cpu_to_le32(xxh32(page, PAGE_SIZE, 0));
+	hdr->csum = cpu_to_le64(xxh64(page, PAGE_SIZE, 0));
 	return sizeof(*hdr) + n;
 }
 
@@ -213,7 +213,7 @@ int ksm_patch_decode(const void *patch, unsigned int len, const void *ref,
 					  PAGE_SIZE, ref, PAGE_SIZE);
 	if (n != PAGE_SIZE)
 		return -EBADMSG;
-	if (xxh32(page, PAGE_SIZE, 0) != get_unaligned_le32(&hdr->csum))
+	if (xxh64(page, PAGE_SIZE, 0) != get_unaligned_le64(&hdr->csum))
 		return -EBADMSG;
 	return 0;
 }

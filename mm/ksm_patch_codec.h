@@ -37,7 +37,7 @@
  * @version: %KSM_PATCH_VERSION.
  * @flags: zero; other values are rejected.
  * @body_len: bytes of LZ4 block that follow the header, exactly.
- * @csum: xxh32 (seed 0) of the page the patch rebuilds.
+ * @csum: xxh64 (seed 0) of the page the patch rebuilds.
  *
  * The body is one LZ4 block that decompresses to exactly one page with the
  * reference page as its external dictionary, so content that moved within
@@ -48,7 +48,7 @@ struct ksm_patch_hdr {
 	u8 version;
 	u8 flags;
 	__le32 body_len;
-	__le32 csum;
+	__le64 csum;
 };
 
 /* Room that ksm_patch_encode() may need for a patch of one page. */

@@ -78,7 +78,11 @@ i=0
 for job in "$@"; do
 	i=$((i + 1))
 	line=$(grep -a '^KSMPP-RESULT' $name-g$i.log | tail -n 1)
-	echo "g$i ${line:-KSMPP-RESULT job=$job ok=0 error=no-result}" >>$name.results
+	# Booted but still busy when the window closed: memory was sampled,
+	# the job's throughput is unknown.
+	[ -z "$line" ] && grep -aq '^KSMPP-START' $name-g$i.log &&
+		line="KSMPP-RESULT job=$job ok=0 error=unfinished"
+	echo "g$i ${line:-KSMPP-RESULT job=$job ok=0 error=no-boot}" >>$name.results
 done
 losetup -d "$root" 2>/dev/null
 for f in /tmp/scratch*.img; do [ -e "$f" ] && { losetup -j "$f" | cut -d: -f1 | xargs -r losetup -d; rm -f "$f"; }; done

@@ -5,9 +5,9 @@
 RUN is scenario:mode:aio as run-bench.sh ran it.  Reads RUNDIR/<name>.csv
 and .results; writes OUTDIR/summary.txt and summary.csv with, per scenario
 and aio, each mode's memory saved (pages_sharing + ksm_zero_pages + zswap's
-net saving) at 20 s and 40 s and its peak, all while every guest still
-ran, ksmd CPU time, the guests' summed throughput and when the last guest
-finished, with ratios against stock measured in the same boot.  Exits 1
+net saving) at 20, 40 and 60 s and averaged over the window every mode
+sampled with all its guests running, ksmd CPU time and the guests' summed
+throughput, with ratios against stock measured in the same run.  Exits 1
 if a run is missing or failed: partial results are marked, never reported
 as complete."""
 import csv
@@ -63,7 +63,8 @@ def results(path):
             # ("+++++" if too fast to measure: counted as 0).
             f = kv["csv"].split(",")
             tput = float(f[11]) if len(f) > 11 and f[11].strip().isdigit() else 0
-        out.append((kv.get("job", "?"), kv.get("ok") == "1", tput))
+        out.append((kv.get("job", "?"), kv.get("ok") == "1", tput,
+                    kv.get("error") == "unfinished"))
     return out
 
 
@@ -81,10 +82,10 @@ def main():
         groups.setdefault((scen, aio), []).append((mode, run))
     for (scen, aio), modes in groups.items():
         text.append("%s, aio=%s" % (scen, aio))
-        text.append("  %-11s %9s %9s %9s %7s %9s %7s %12s %7s %7s  %s" % (
-            "mode", "saved@20s", "saved@40s", "peak", "/stock", "ksmd s", "/stock",
-            "guest KiB/s", "/stock", "run s", "status"))
-        base = None
+        text.append("  %-11s %9s %9s %9s %9s %7s %9s %7s %12s %7s  %s" % (
+            "mode", "saved@20s", "saved@40s", "saved@60s", "mean", "/stock", "ksmd s",
+            "/stock", "guest KiB/s", "/stock", "status"))
+        loaded = []
         for mode, run in modes:
             n = name_of(run)
             csvp = os.path.join(rundir, n + ".csv")
@@ -94,29 +95,47 @@ def main():
                 bad = True
                 continue
             c = load(csvp)
-            res = results(os.path.join(rundir, n + ".results")) if os.path.exists(
-                os.path.join(rundir, n + ".results")) else []
-            end = c[-1]
-            cpu = (end["ksmd_cpu_ms"] - c[0]["ksmd_cpu_ms"]) / 1000
-            tput = sum(t for _, ok, t in res if ok)
+            if not c:
+                text.append("  %-11s %s" % (mode, "MISSING: no samples"))
+                bad = True
+                continue
+            resp = os.path.join(rundir, n + ".results")
+            res = results(resp) if os.path.exists(resp) else []
             # Memory saved while every guest still ran (exits free it).
-            allrun = [r for r in c if r["guests_running"] >= max(x["guests_running"] for x in c)]
-            s20, s40 = at(allrun, 20), at(allrun, 40)
-            m = {"s30": saved_mib(s20) if s20 else None, "s60": saved_mib(s40) if s40 else None,
-                 "end": max(saved_mib(r) for r in allrun), "cpu": cpu, "tput": tput,
-                 "t": end["t_s"]}
+            most = max(x["guests_running"] for x in c)
+            allrun = [r for r in c if r["guests_running"] >= most]
+            loaded.append((mode, run, st, c, res, allrun))
+        # Compare the modes over the window all of them sampled, ending 2 s
+        # before the first guest of any of them stopped.
+        win = min((a[-1]["t_s"] for *_, a in loaded), default=0) - 2
+        base = None
+        for mode, run, st, c, res, allrun in loaded:
+            cpu = (c[-1]["ksmd_cpu_ms"] - c[0]["ksmd_cpu_ms"]) / 1000
+            tput = sum(t for _, ok, t, _ in res if ok)
+            unfinished = sum(1 for _, _, _, u in res if u)
+            inwin = [saved_mib(r) for r in allrun if r["t_s"] <= win]
+            s20, s40, s60 = (at(allrun, t) if t <= win else None for t in (20, 40, 60))
+            m = {"s20": saved_mib(s20) if s20 else None,
+                 "s40": saved_mib(s40) if s40 else None,
+                 "s60": saved_mib(s60) if s60 else None,
+                 "mean": sum(inwin) / len(inwin) if inwin else 0,
+                 "cpu": cpu, "tput": tput}
             if mode == "stock":
                 base = m
             b = base or m
             if st != "done":
                 bad = True
-            text.append("  %-11s %9s %9s %9s %7s %9.1f %7s %12.0f %7s %7.0f  %s" % (
-                mode, fmt(m["s30"]), fmt(m["s60"]), fmt(m["end"]), ratio(m["end"], b["end"]), cpu,
-                ratio(cpu, b["cpu"]), tput, ratio(tput, b["tput"]), m["t"],
-                "ok" if st == "done" else "FAILED (partial)"))
+            text.append("  %-11s %9s %9s %9s %9s %7s %9.1f %7s %12.0f %7s  %s" % (
+                mode, fmt(m["s20"]), fmt(m["s40"]), fmt(m["s60"]), fmt(m["mean"]),
+                ratio(m["mean"], b["mean"]), cpu, ratio(cpu, b["cpu"]), tput,
+                ratio(tput, b["tput"]),
+                ("ok" if not unfinished else "ok, %d job(s) unfinished" % unfinished)
+                if st == "done" else "FAILED (partial)"))
             rows.append([scen, aio, mode] + ["%.1f" % v if v is not None else "" for v in
-                                             (m["s30"], m["s60"], m["end"])] +
-                        ["%.1f" % cpu, "%.0f" % tput, "%.0f" % m["t"], st])
+                                             (m["s20"], m["s40"], m["s60"], m["mean"])] +
+                        ["%.0f" % win, "%.1f" % cpu, "%.0f" % tput, st])
+        text.append("  (window 0-%.0f s; mean = memory saved averaged over it; guest"
+                    " KiB/s sums the jobs that finished)" % win)
     text.append("complete" if not bad else "INCOMPLETE: some runs failed or are missing")
     out = "\n".join(text) + "\n"
     sys.stdout.write(out)
@@ -125,8 +144,8 @@ def main():
         f.write(out)
     with open(os.path.join(outdir, "summary.csv"), "w") as f:
         w = csv.writer(f)
-        w.writerow(["scenario", "aio", "mode", "saved_mib_20s", "saved_mib_40s", "saved_mib_peak",
-                    "ksmd_cpu_s", "guest_kib_s", "seconds", "status"])
+        w.writerow(["scenario", "aio", "mode", "saved_mib_20s", "saved_mib_40s", "saved_mib_60s",
+                    "saved_mib_mean", "window_s", "ksmd_cpu_s", "guest_kib_s", "status"])
         w.writerows(rows)
     return 1 if bad else 0
 

@@ -55,7 +55,7 @@ static void decode_raw(const u8 *data, size_t size)
 
 	memcpy(p, data, size);
 	if (!ksm_patch_decode(p, size, ref, out) &&
-	    xxh32(out, PAGE_SIZE, 0) != get_unaligned_le32(p + 8))
+	    xxh64(out, PAGE_SIZE, 0) != get_unaligned_le64(p + 8))
 		abort();
 	free(p);
 }

@@ -419,6 +419,53 @@ static bool push_and_check(const char *what, char *s, size_t pages,
 	       bytes <= patched * (long)pagesize / 10 && refs > 0;
 }
 
+/**
+ * struct scenario - the regions of one test
+ * @r: two copies of the reference pages, merged
+ * @s: the pages similar to them, mergeable
+ * @copy: what @s must read back as
+ * @before: the tier's counters before @s goes cold
+ */
+struct scenario {
+	char *r, *s, *copy;
+	struct tier_run before;
+};
+
+/*
+ * References of @seed, and NR_REF pages similar to them (shifted if
+ * @shift), with the cold tier off until push_and_check().
+ */
+static void scenario_setup(struct scenario *sc, unsigned int seed, bool shift)
+{
+	uint64_t x = seed;
+	size_t i;
+
+	knob_set("cold_compress", 0);
+	sc->r = make_refs(seed);
+	sc->s = map_mergeable(NR_REF);
+	sc->copy = malloc(NR_REF * pagesize);
+	if (!sc->copy)
+		ksft_exit_fail_msg("malloc\n");
+	for (i = 0; i < NR_REF; i++) {
+		char *page = sc->s + i * pagesize, *ref = sc->r + i * pagesize;
+
+		if (shift)
+			make_shifted(page, ref, (int)(i % 64 + 1) *
+				     (i & 64 ? -1 : 1), &x);
+		else
+			make_similar(page, ref, &x);
+	}
+	memcpy(sc->copy, sc->s, NR_REF * pagesize);
+	tier_snap(&sc->before);
+}
+
+static void scenario_end(struct scenario *sc)
+{
+	knob_set("cold_compress", 0);
+	unmap_and_settle(sc->s, sc->r);
+	free(sc->copy);
+}
+
 /* ----------------------------------------------------------------- tests */
 
 static void test_knobs(void)
@@ -485,71 +532,48 @@ static void test_knobs(void)
  */
 static void test_similar(void)
 {
-	char *r, *s, *copy;
-	struct tier_run t;
-	uint64_t x = 1;
+	struct scenario sc;
 	long saved;
 	size_t i;
 	bool ok;
 
-	knob_set("cold_compress", 0);
-	r = make_refs(1);
-	s = map_mergeable(NR_REF);
-	copy = malloc(NR_REF * pagesize);
-	for (i = 0; i < NR_REF; i++)
-		make_similar(s + i * pagesize, r + i * pagesize, &x);
-	memcpy(copy, s, NR_REF * pagesize);
-	tier_snap(&t);
-	ok = push_and_check("95% similar", s, NR_REF, &t, 90);
+	scenario_setup(&sc, 1, false);
+	ok = push_and_check("95% similar", sc.s, NR_REF, &sc.before, 90);
 	saved = knob("patch_bytes_saved");
 	ksft_print_msg("patch_bytes_saved %ld kB\n", saved / 1024);
 	ok &= saved >= (long)(NR_REF * 90 / 100 * pagesize * 9 / 10);
 	ksft_test_result(ok, "95%%-similar pages stored as patches\n");
 
-	ok = !memcmp(copy, s, NR_REF / 2 * pagesize);
+	ok = !memcmp(sc.copy, sc.s, NR_REF / 2 * pagesize);
 	for (i = NR_REF / 2; i < NR_REF; i++) {
-		s[i * pagesize + 100] ^= 0x5a;
-		copy[i * pagesize + 100] ^= 0x5a;
+		sc.s[i * pagesize + 100] ^= 0x5a;
+		sc.copy[i * pagesize + 100] ^= 0x5a;
 	}
-	ok &= !memcmp(copy, s, NR_REF * pagesize);
+	ok &= !memcmp(sc.copy, sc.s, NR_REF * pagesize);
 	ksft_print_msg("read back: patch_faults +%ld, patch_pages %ld -> %ld\n",
-		       knob("patch_faults") - t.faults, t.pages,
+		       knob("patch_faults") - sc.before.faults, sc.before.pages,
 		       knob("patch_pages"));
-	ksft_print_msg("read back: references %ld -> %ld\n", t.refs,
+	ksft_print_msg("read back: references %ld -> %ld\n", sc.before.refs,
 		       knob("patch_references"));
-	ok &= knob("patch_faults") - t.faults >= NR_REF * 90 / 100 &&
-	      knob("patch_pages") == t.pages &&
-	      knob("patch_references") == t.refs;
+	ok &= knob("patch_faults") - sc.before.faults >= NR_REF * 90 / 100 &&
+	      knob("patch_pages") == sc.before.pages &&
+	      knob("patch_references") == sc.before.refs;
 	ksft_test_result(ok, "patched pages read and written back byte for byte\n");
-	knob_set("cold_compress", 0);
-	unmap_and_settle(s, r);
-	free(copy);
+	scenario_end(&sc);
 }
 
 /* Content moved by 1..64 bytes either way is patched too. */
 static void test_shifted(void)
 {
-	char *r, *s, *copy;
-	struct tier_run t;
-	uint64_t x = 2;
-	size_t i;
+	struct scenario sc;
 	bool ok;
 
-	knob_set("cold_compress", 0);
-	r = make_refs(2);
-	s = map_mergeable(NR_REF);
-	copy = malloc(NR_REF * pagesize);
-	for (i = 0; i < NR_REF; i++)
-		make_shifted(s + i * pagesize, r + i * pagesize,
-			     (int)(i % 64 + 1) * (i & 64 ? -1 : 1), &x);
-	memcpy(copy, s, NR_REF * pagesize);
-	tier_snap(&t);
-	ok = push_and_check("shifted by 1..64 bytes", s, NR_REF, &t, 95);
-	ok &= !memcmp(copy, s, NR_REF * pagesize);
+	scenario_setup(&sc, 2, true);
+	ok = push_and_check("shifted by 1..64 bytes", sc.s, NR_REF, &sc.before,
+			    95);
+	ok &= !memcmp(sc.copy, sc.s, NR_REF * pagesize);
 	ksft_test_result(ok, "shifted pages stored as patches, read back intact\n");
-	knob_set("cold_compress", 0);
-	unmap_and_settle(s, r);
-	free(copy);
+	scenario_end(&sc);
 }
 
 /*
@@ -612,6 +636,84 @@ static void test_mappers_exit(void)
 	free(ref);
 }
 
+/*
+ * Swapoff brings every patched page back through zswap: the pages read
+ * back intact and the patches and their pins are gone.
+ */
+static void test_swapoff(void)
+{
+	struct scenario sc;
+	bool ok;
+
+	scenario_setup(&sc, 4, false);
+	ok = push_and_check("before swapoff", sc.s, NR_REF, &sc.before, 90);
+	knob_set("cold_compress", 0);
+	if (swapoff(loop_path)) {
+		ksft_print_msg("swapoff: %s\n", strerror(errno));
+		ok = false;
+	}
+	swap_on = false;
+	ksft_print_msg("after swapoff: %d/%d present, patch_pages %ld -> %ld\n",
+		       count_present(getpid(), sc.s, NR_REF), NR_REF,
+		       sc.before.pages, knob("patch_pages"));
+	ok &= count_present(getpid(), sc.s, NR_REF) == NR_REF &&
+	      knob("patch_pages") == sc.before.pages &&
+	      knob("patch_references") == sc.before.refs;
+	ok &= !memcmp(sc.copy, sc.s, NR_REF * pagesize);
+	if (swapon(loop_path, 0))
+		ksft_exit_fail_msg("swapon %s again: %s\n", loop_path,
+				   strerror(errno));
+	swap_on = true;
+	ksft_test_result(ok, "swapoff rebuilds patched pages and drops the patches\n");
+	scenario_end(&sc);
+}
+
+/*
+ * A process whose pages are patched exits: zswap frees the entries, and
+ * with them the patches and their pins on the KSM pages.
+ */
+static void test_exit(void)
+{
+	int pipefd[2], status;
+	struct tier_run t;
+	long patched;
+	char c;
+	pid_t pid;
+	bool ok;
+
+	knob_set("cold_compress", 0);
+	tier_snap(&t);
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (!pid) {
+		struct scenario sc;
+		double took;
+
+		scenario_setup(&sc, 5, false);
+		knob_set("cold_compress", 1);
+		wait_present_below(sc.s, NR_REF, NR_REF / 20, &took);
+		write(pipefd[1], "p", 1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1)
+		ksft_exit_fail_msg("the child did not get its pages patched\n");
+	close(pipefd[0]);
+	patched = knob("patch_pages") - t.pages;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	knob_set("cold_compress", 0);
+	ok = wait_full_scans(2);
+	ksft_print_msg("exit: %ld patched before, patch_pages %ld -> %ld, references %ld -> %ld\n",
+		       patched, t.pages, knob("patch_pages"), t.refs,
+		       knob("patch_references"));
+	ok &= patched >= NR_REF * 90 / 100 && knob("patch_pages") == t.pages &&
+	      knob("patch_references") == t.refs;
+	ksft_test_result(ok, "process exit frees its patches and their pins\n");
+}
+
 int main(void)
 {
 	size_t i;
@@ -626,7 +728,7 @@ int main(void)
 		ksft_exit_skip("kernel without zswap\n");
 	if (pagesize != 4096)
 		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
-	ksft_set_plan(5);
+	ksft_set_plan(7);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -655,6 +757,8 @@ int main(void)
 	test_similar();
 	test_shifted();
 	test_mappers_exit();
+	test_swapoff();
+	test_exit();
 
 	ksft_finished();
 }

@@ -9,8 +9,8 @@
 #
 # Environment: QUICK=1 (a reduced set: homogeneous, stock and hints, about
 # 5 minutes), SCENARIOS (homogeneous heterogeneous webserver idle), MODES
-# (stock hints hints+cold; also cold), AIO (threads native io_uring: one
-# per scenario by default), BENCH_SECONDS (limit per run, 100),
+# (stock hints hints+cold hints+patch; also cold), AIO (threads native io_uring: one
+# per scenario by default), BENCH_SECONDS (limit per run, 90),
 # BENCH_GUESTS (guests per run, 2), BENCH_KNOBS (ksm knobs for every mode,
 # "pages_to_scan=1000 nru_cold_scans=2"), FLAVOUR (bench), BENCH_OUT
 # ($B/bench).
@@ -18,17 +18,17 @@
 . "$(dirname "$0")/lib.sh"
 
 flavour=${FLAVOUR:-bench}
-secs=${BENCH_SECONDS:-100}
+secs=${BENCH_SECONDS:-90}
 out=${BENCH_OUT:-$B/bench}
 known_scen=$(sed -e 's/#.*//' "$REPO/benchmarks/guests/scenarios" | awk -F'|' 'NF > 1 {gsub(/ /, "", $1); print $1}' | xargs)
-known_modes="stock hints cold hints+cold"
+known_modes="stock hints cold hints+cold hints+patch"
 known_aio="threads native io_uring"
 if [ "${QUICK:-0}" = 1 ]; then
 	scens=${SCENARIOS:-homogeneous}
 	modes=${MODES:-stock hints}
 else
 	scens=${SCENARIOS:-homogeneous heterogeneous webserver idle}
-	modes=${MODES:-stock hints hints+cold}
+	modes=${MODES:-stock hints hints+cold hints+patch}
 fi
 in_list() { local x; for x in $2; do [ "$x" = "$1" ] && return 0; done; return 1; }
 for s in $scens; do in_list "$s" "$known_scen" || die "unknown scenario '$s' (known: $known_scen)"; done

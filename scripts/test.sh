@@ -82,7 +82,8 @@ fi
 for p in "$T/series"/0*.patch; do
 	[ -f "$p" ] || continue
 	case $p in *0000-cover-letter.patch) continue ;; esac
-	if (cd "$SRC" && ./scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p") >>"$T/checkpatch.log" 2>&1; then
+	# Debian's python3 first: spdxcheck.py needs python3-ply (not a pyenv one).
+	if (cd "$SRC" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p") >>"$T/checkpatch.log" 2>&1; then
 		pass "checkpatch --strict: $(basename "$p")"
 	else
 		fail "checkpatch --strict: $(basename "$p")"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # run-l1.sh NAME KERNEL IMAGE MODE AIO SECONDS JOB... - inside the booted
-# bench kernel: set KSM to MODE (stock, hints, cold, hints+cold), start one
+# bench kernel: set KSM to MODE (stock, hints, cold, hints+cold, hints+patch:
+# hints, cold pages and the patch tier), start one
 # QEMU guest per JOB (-enable-kvm, -machine mem-merge=on, the guest boots
 # KERNEL from IMAGE over virtio-blk with QEMU's AIO (threads, native,
 # io_uring)), sample KSM once a second into NAME.csv until every guest
@@ -18,12 +19,17 @@ fail() { echo "run-l1: $*" >&2; exit 1; }
 echo 2 >$ksm/run
 echo 0 >$ksm/io_hints
 echo 0 >$ksm/cold_compress
+[ -f $ksm/patch_tier ] && echo 0 >$ksm/patch_tier
 case $mode in
 stock) ;;
 hints) echo 1 >$ksm/io_hints ;;
 cold) echo 1 >$ksm/cold_compress ;;
 hints+cold) echo 1 >$ksm/io_hints; echo 1 >$ksm/cold_compress ;;
-*) fail "unknown mode '$mode' (stock, hints, cold, hints+cold)" ;;
+hints+patch)
+	[ -f $ksm/patch_tier ] || fail "kernel without the KSM patch tier"
+	echo 1 >$ksm/io_hints; echo 1 >$ksm/cold_compress
+	echo 1 >$ksm/patch_tier ;;
+*) fail "unknown mode '$mode' (stock, hints, cold, hints+cold, hints+patch)" ;;
 esac
 case $aio in
 threads) drive="cache=writeback,aio=threads" ;;
@@ -56,14 +62,14 @@ done
 echo 1 >$ksm/run
 
 start=$(date +%s)
-echo "t_s,pages_sharing,pages_shared,ksm_zero_pages,hint_merged,cold_compressed,zswapped_kb,zswap_kb,ksmd_cpu_ms,guests_running" >$name.csv
+echo "t_s,pages_sharing,pages_shared,ksm_zero_pages,hint_merged,cold_compressed,zswapped_kb,zswap_kb,ksmd_cpu_ms,guests_running,patch_pages" >$name.csv
 ksmd=$(pgrep -x ksmd)
 while :; do
 	t=$(( $(date +%s) - start ))
 	running=0
 	for p in $pids; do kill -0 $p 2>/dev/null && running=$((running + 1)); done
 	cpu=$(awk '{print int($1 / 1000000)}' /proc/$ksmd/schedstat)
-	echo "$t,$(cat $ksm/pages_sharing),$(cat $ksm/pages_shared),$(cat $ksm/ksm_zero_pages),$(cat $ksm/io_hints_pages_merged),$(cat $ksm/cold_pages_compressed),$(awk '/^Zswapped:/ {print $2}' /proc/meminfo),$(awk '/^Zswap:/ {print $2}' /proc/meminfo),$cpu,$running" >>$name.csv
+	echo "$t,$(cat $ksm/pages_sharing),$(cat $ksm/pages_shared),$(cat $ksm/ksm_zero_pages),$(cat $ksm/io_hints_pages_merged),$(cat $ksm/cold_pages_compressed),$(awk '/^Zswapped:/ {print $2}' /proc/meminfo),$(awk '/^Zswap:/ {print $2}' /proc/meminfo),$cpu,$running,$(cat $ksm/patch_pages 2>/dev/null || echo 0)" >>$name.csv
 	[ $running -eq 0 ] && break
 	if [ $t -ge "$secs" ]; then
 		echo "run-l1: $name: guests still running after ${secs}s, stopping them" >&2

@@ -22,8 +22,8 @@
  * mapped, not in the swap cache), what they are estimated to occupy
  * in zswap (patch bytes, or zswap's average for compressed pages), the
  * share of the region saved and the first-access latency of pages that
- * were out (median and p90).  Every page is then compared byte for byte
- * with its expected content.
+ * were out (median and p90; the regions' pages are touched interleaved).
+ * Every page is then compared byte for byte with its expected content.
  *
  * Output: "TOTAL ..." and "REGION name=... key=value ..." lines, then
  * "RESULT ok=1|0 ...".
@@ -258,7 +258,9 @@ int main(int argc, char **argv)
 	long secs = 60, cpu_ms, zd, zp, np, pb, total;
 	double ratio;
 	size_t out[NR_REGIONS] = {}, i;
-	double start, *lat;
+	long reg_patched[NR_REGIONS] = {}, reg_pbytes[NR_REGIONS] = {};
+	size_t n_out[NR_REGIONS] = {};
+	double start, *lat[NR_REGIONS];
 	bool ok = true;
 	int opt, r;
 
@@ -283,7 +285,11 @@ int main(int argc, char **argv)
 	if (pm_fd < 0)
 		die("pagemap");
 	want = malloc(pagesize);
-	lat = malloc(nr * sizeof(*lat));
+	for (r = 0; r < NR_REGIONS; r++) {
+		lat[r] = malloc(nr * sizeof(*lat[r]));
+		if (!lat[r])
+			die("malloc");
+	}
 
 	knob_set("cold_compress", 0);
 	if (knob("patch_tier") >= 0)
@@ -345,35 +351,44 @@ int main(int argc, char **argv)
 	/* Stop pushing: the latencies below are first accesses only. */
 	knob_set("cold_compress", 0);
 
-	for (r = 0; r < NR_REGIONS; r++) {
-		long pp = knob("patch_pages"), pbr = knob("patch_bytes");
-		size_t n = 0, bad = 0;
-		double stored;
-
-		for (i = 0; i < nr; i++) {
+	/*
+	 * First accesses interleaved across the regions, so that what else
+	 * the machine does at the time weighs on every region alike; the
+	 * counters read around each access tell which region's patches
+	 * the fault-ins freed.
+	 */
+	for (i = 0; i < nr; i++) {
+		for (r = 0; r < NR_REGIONS; r++) {
 			char *p = reg[r] + i * pagesize;
+			long pp = knob("patch_pages"), pbr = knob("patch_bytes");
 			bool was_out = in_zswap(p);
 			double t0 = now();
 			volatile char c = *p;
 
 			(void)c;
 			if (was_out)
-				lat[n++] = (now() - t0) * 1e6;
+				lat[r][n_out[r]++] = (now() - t0) * 1e6;
+			reg_patched[r] += pp - knob("patch_pages");
+			reg_pbytes[r] += pbr - knob("patch_bytes");
 		}
-		/* Patches freed by the fault-ins are this region's. */
-		pp -= knob("patch_pages");
-		pbr -= knob("patch_bytes");
-		stored = pbr / 1024.0 + (n - pp) * (pagesize / 1024) * ratio;
+	}
+	for (r = 0; r < NR_REGIONS; r++) {
+		size_t n = n_out[r], bad = 0;
+		double stored;
+
+		stored = reg_pbytes[r] / 1024.0 +
+			 (n - reg_patched[r]) * (pagesize / 1024) * ratio;
 		for (i = 0; i < nr; i++) {
 			expected(r, i, refs + i * pagesize, want);
 			bad += !!memcmp(want, reg[r] + i * pagesize, pagesize);
 		}
-		qsort(lat, n, sizeof(*lat), cmp_double);
+		qsort(lat[r], n, sizeof(*lat[r]), cmp_double);
 		printf("REGION name=%s mode=%s pages=%zu out=%zu patched=%ld patch_bytes=%ld stored_kb=%.0f saved_pct=%.1f lat_us_p50=%.1f lat_us_p90=%.1f bad=%zu\n",
-		       region_names[r], mode, nr, n, pp, pbr, stored,
+		       region_names[r], mode, nr, n, reg_patched[r],
+		       reg_pbytes[r], stored,
 		       100.0 * ((double)n * pagesize / 1024 - stored) /
 		       ((double)nr * pagesize / 1024),
-		       n ? lat[n / 2] : 0, n ? lat[n * 9 / 10] : 0, bad);
+		       n ? lat[r][n / 2] : 0, n ? lat[r][n * 9 / 10] : 0, bad);
 		ok &= !bad;
 	}
 	printf("RESULT ok=%d mode=%s ksmd_ms=%ld patch_tried=%ld\n", ok, mode,

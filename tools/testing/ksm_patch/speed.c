@@ -33,7 +33,7 @@ int main(void)
 	static u64 wrkmem[LZ4_MEM_COMPRESS / 8 + 1];
 	u64 feat[KSM_PATCH_MAX_HASHES], keys[KSM_PATCH_MAX_KEYS];
 	u64 x = 0x9e3779b97f4a7c15ULL;
-	volatile u32 sink = 0;
+	u32 sink = 0;
 	double t, us[6];
 	int len = 0, clen = 0, i, j;
 
@@ -81,9 +81,12 @@ int main(void)
 		sink += LZ4_decompress_safe((char *)comp, (char *)out, clen,
 					    PAGE_SIZE);
 	us[5] = (now() - t) * 1e6 / ROUNDS;
-	printf("features+keys %.2f us, encode %.2f us (%d bytes), decode %.2f us (of which xxh64 %.2f us)\n",
-	       us[0], us[1], len, us[2], us[3]);
+	printf("features+keys %.2f us, encode %.2f us (%d bytes), ",
+	       us[0], us[1], len);
+	printf("decode %.2f us (of which xxh64 %.2f us)\n", us[2], us[3]);
 	printf("plain lz4 of a text page: compress %.2f us (%d bytes), decompress %.2f us\n",
 	       us[4], clen, us[5]);
-	return sink == 0xdeadbeef;
+	/* Printed so that the compiler keeps every round. */
+	printf("(check %08x)\n", sink);
+	return 0;
 }

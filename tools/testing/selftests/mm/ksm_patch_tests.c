@@ -144,14 +144,41 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Where ksmd is, for a test that waited for it in vain. */
+static void print_ksmd_stack(void)
+{
+	char line[256], path[64];
+	FILE *f;
+
+	f = popen("pgrep -x ksmd", "r");
+	if (!f)
+		return;
+	if (!fgets(line, sizeof(line), f)) {
+		pclose(f);
+		return;
+	}
+	pclose(f);
+	snprintf(path, sizeof(path), "/proc/%ld/stack", strtol(line, NULL, 10));
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		ksft_print_msg("ksmd: %s", line);
+	fclose(f);
+}
+
 static bool wait_full_scans(int n)
 {
-	long target = knob("full_scans") + n;
+	long from = knob("full_scans"), target = from + n;
 	double start = now();
 
 	while (knob("full_scans") < target) {
-		if (now() - start > TIMEOUT)
+		if (now() - start > TIMEOUT) {
+			ksft_print_msg("full_scans %ld -> %ld in %ds, %d wanted\n",
+				       from, knob("full_scans"), TIMEOUT, n);
+			print_ksmd_stack();
 			return false;
+		}
 		usleep(20000);
 	}
 	return true;
@@ -716,6 +743,7 @@ static void test_exit(void)
 
 int main(void)
 {
+	char *anchor;
 	size_t i;
 
 	ksft_print_header();
@@ -751,6 +779,14 @@ int main(void)
 	knob_set("nru_idle_scans", 1);
 	knob_set("nru_cold_scans", 2);
 	knob_set("cold_compress_pages", 256);
+
+	/*
+	 * ksmd drops an mm, and stops when it has none, once no mergeable
+	 * area is left: one page stays mapped so that full scans go on
+	 * after a test unmapped its regions.
+	 */
+	anchor = map_mergeable(1);
+	snprintf(anchor, pagesize, "ksm_patch_tests anchor %d", getpid());
 
 	test_knobs();
 	knob_set("patch_tier", 1);

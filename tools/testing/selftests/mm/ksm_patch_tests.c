@@ -8,7 +8,8 @@
  * or their content moved by 1..64 bytes) go cold and are pushed into
  * zswap, where they must be stored as patches; they are read back and
  * written byte for byte, also after every mapper of the reference pages
- * exited.  Set up as ksm_cold_tests does: swap slots on a loop device,
+ * exited; swapoff, process exit and the memory cgroup's charge are
+ * checked too.  Set up as ksm_cold_tests does: swap slots on a loop device,
  * zswap on, zswap writeback off.
  *
  * Copyright (C) 2026 KSM++ developers
@@ -26,6 +27,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/wait.h>
 #include <linux/loop.h>
@@ -36,6 +38,7 @@
 #define KSM_DIR		"/sys/kernel/mm/ksm/"
 #define ZSWAP_ENABLED	"/sys/module/zswap/parameters/enabled"
 #define CG_WRITEBACK	"/sys/fs/cgroup/memory.zswap.writeback"
+#define CG_DIR		"/sys/fs/cgroup/ksm_patch_tests"
 #define NR_REF		256	/* reference pages (each merged from two) */
 #define SWAP_MB		64
 #define TIMEOUT		120	/* seconds */
@@ -129,6 +132,7 @@ static void cleanup(void)
 		close(loop_fd);
 	if (swap_file[0])
 		unlink(swap_file);
+	rmdir(CG_DIR);
 	for (i = ARRAY_SIZE(saved_knobs) - 1; i >= 0; i--)
 		if (saved_values[i][0])
 			knob_write(saved_knobs[i], saved_values[i]);
@@ -184,23 +188,29 @@ static bool wait_full_scans(int n)
 	return true;
 }
 
-static long meminfo_kb(const char *key)
+/* The number after "@key@sep" on a line of @path, or -1. */
+static long keyed_value(const char *path, const char *key, char sep)
 {
 	char line[128];
 	long val = -1;
 	FILE *f;
 
-	f = fopen("/proc/meminfo", "r");
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
 		if (!strncmp(line, key, strlen(key)) &&
-		    line[strlen(key)] == ':') {
+		    line[strlen(key)] == sep) {
 			val = strtol(line + strlen(key) + 1, NULL, 10);
 			break;
 		}
 	fclose(f);
 	return val;
+}
+
+static long meminfo_kb(const char *key)
+{
+	return keyed_value("/proc/meminfo", key, ':');
 }
 
 static char *map_mergeable(size_t pages)
@@ -741,6 +751,189 @@ static void test_exit(void)
 	ksft_test_result(ok, "process exit frees its patches and their pins\n");
 }
 
+/*
+ * A patched page is charged to its memory cgroup at the size of its
+ * patch, like a compressed page at its compressed size, and the charge
+ * goes when the process exits.
+ */
+static void test_memcg(void)
+{
+	long patched, bytes, charged, zswapped, after;
+	int pipefd[2], status, i;
+	struct tier_run t;
+	char c;
+	pid_t pid;
+	bool ok;
+
+	if (knob_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
+	    (mkdir(CG_DIR, 0755) && errno != EEXIST) ||
+	    knob_write(CG_DIR "/memory.zswap.writeback", "0")) {
+		ksft_test_result_skip("no memory cgroup with zswap: %s\n",
+				      strerror(errno));
+		return;
+	}
+	knob_set("cold_compress", 0);
+	tier_snap(&t);
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (!pid) {
+		struct scenario sc;
+		char buf[32];
+		double took;
+
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		if (knob_write(CG_DIR "/cgroup.procs", buf))
+			_exit(1);
+		scenario_setup(&sc, 6, false);
+		knob_set("cold_compress", 1);
+		wait_present_below(sc.s, NR_REF, NR_REF / 20, &took);
+		write(pipefd[1], "p", 1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1)
+		ksft_exit_fail_msg("the child in %s did not get its pages patched\n",
+				   CG_DIR);
+	close(pipefd[0]);
+	knob_set("cold_compress", 0);
+	patched = knob("patch_pages") - t.pages;
+	bytes = knob("patch_bytes") - t.bytes;
+	charged = knob(CG_DIR "/memory.zswap.current");
+	zswapped = keyed_value(CG_DIR "/memory.stat", "zswapped", ' ');
+	ksft_print_msg("memcg: %ld patched in %ld bytes; zswap.current %ld, zswapped %ld kB\n",
+		       patched, bytes, charged, zswapped / 1024);
+	/*
+	 * Every page of the cgroup in zswap is one of its patched pages or
+	 * one compressed alone (at most a page each).
+	 */
+	ok = patched >= NR_REF * 90 / 100 && zswapped >= patched * (long)pagesize &&
+	     charged >= bytes &&
+	     charged <= bytes + (zswapped / (long)pagesize - patched) * (long)pagesize &&
+	     charged < patched * (long)pagesize / 10;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	for (i = 0; i < 100; i++) {
+		after = knob(CG_DIR "/memory.zswap.current");
+		if (!after)
+			break;
+		usleep(20000);
+	}
+	ksft_print_msg("memcg: after exit memory.zswap.current %ld, patch_pages %ld -> %ld\n",
+		       after, t.pages, knob("patch_pages"));
+	ok &= after == 0 && knob("patch_pages") == t.pages;
+	ok &= wait_full_scans(2);
+	ksft_test_result(ok, "patched pages charged to their memcg at patch size\n");
+}
+
+/*
+ * zswap writes patched pages back to the swap device when their memory
+ * cgroup goes over memory.zswap.max: each store from the cgroup writes
+ * back one entry first.  A written back page is rebuilt from its patch
+ * first; after the writeback the pages read back intact from the swap
+ * device, and the patches and pins are gone.
+ */
+static void test_writeback(void)
+{
+	int to_parent[2], to_child[2], status, ret;
+	long patched;
+	struct tier_run t;
+	char c;
+	pid_t pid;
+	bool ok;
+
+	if (mkdir(CG_DIR, 0755) && errno != EEXIST) {
+		ksft_test_result_skip("mkdir %s: %s\n", CG_DIR, strerror(errno));
+		return;
+	}
+	ret = knob_write(CG_DIR "/memory.zswap.writeback", "0");
+	if (ret) {
+		ksft_test_result_skip("no zswap writeback in %s: %s\n", CG_DIR,
+				      strerror(-ret));
+		return;
+	}
+	knob_set("cold_compress", 0);
+	tier_snap(&t);
+	if (pipe(to_parent) || pipe(to_child))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (!pid) {
+		uint64_t x = 9;
+		struct scenario sc;
+		char buf[32], *scratch;
+		double took, start;
+		long zswapped;
+		int present;
+		size_t i;
+
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		if (knob_write(CG_DIR "/cgroup.procs", buf))
+			_exit(2);
+		scenario_setup(&sc, 7, false);
+		knob_set("cold_compress", 1);
+		wait_present_below(sc.s, NR_REF, NR_REF / 20, &took);
+		knob_set("cold_compress", 0);
+		write(to_parent[1], "p", 1);
+		if (read(to_child[0], &c, 1) != 1)
+			_exit(2);
+		/* Stores from this cgroup, each writing one entry back. */
+		scratch = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (scratch == MAP_FAILED)
+			_exit(2);
+		start = now();
+		while (knob("patch_pages") > t.pages && now() - start < TIMEOUT) {
+			for (i = 0; i < pagesize; i += 8) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				memcpy(scratch + i, &x, 8);
+			}
+			madvise(scratch, pagesize, MADV_PAGEOUT);
+		}
+		/*
+		 * Written back: out of memory and out of zswap (the cgroup's
+		 * zswapped counts what is left there, the scratch page at most).
+		 */
+		present = count_present(getpid(), sc.s, NR_REF);
+		zswapped = keyed_value(CG_DIR "/memory.stat", "zswapped", ' ');
+		ksft_print_msg("writeback: %d/%d present, zswapped %ld kB after %.1fs\n",
+			       present, NR_REF, zswapped / 1024, now() - start);
+		if (present > NR_REF / 20 || zswapped > (long)pagesize)
+			_exit(3);
+		_exit(memcmp(sc.copy, sc.s, NR_REF * pagesize) ? 1 : 0);
+	}
+	close(to_parent[1]);
+	close(to_child[0]);
+	if (read(to_parent[0], &c, 1) != 1)
+		ksft_exit_fail_msg("the child in %s did not get its pages patched\n",
+				   CG_DIR);
+	close(to_parent[0]);
+	patched = knob("patch_pages") - t.pages;
+	if (knob_write(CG_WRITEBACK, "1") ||
+	    knob_write(CG_DIR "/memory.zswap.writeback", "1") ||
+	    knob_write(CG_DIR "/memory.zswap.max", "0"))
+		ksft_exit_fail_msg("cannot turn zswap writeback on in %s\n",
+				   CG_DIR);
+	write(to_child[1], "g", 1);
+	close(to_child[1]);
+	waitpid(pid, &status, 0);
+	knob_write(CG_WRITEBACK, "0");
+	knob_write(CG_DIR "/memory.zswap.writeback", "0");
+	knob_write(CG_DIR "/memory.zswap.max", "max");
+	ksft_print_msg("writeback: %ld patched, child exit %d\n", patched,
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	ksft_print_msg("writeback: patch_pages %ld -> %ld, references %ld -> %ld\n",
+		       t.pages, knob("patch_pages"), t.refs,
+		       knob("patch_references"));
+	ok = patched >= NR_REF * 90 / 100 && WIFEXITED(status) && !WEXITSTATUS(status) &&
+	     knob("patch_pages") == t.pages &&
+	     knob("patch_references") == t.refs;
+	ok &= wait_full_scans(2);
+	ksft_test_result(ok, "writeback rebuilds patched pages, which read back intact\n");
+}
+
 int main(void)
 {
 	char *anchor;
@@ -756,7 +949,7 @@ int main(void)
 		ksft_exit_skip("kernel without zswap\n");
 	if (pagesize != 4096)
 		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
-	ksft_set_plan(7);
+	ksft_set_plan(9);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -795,6 +988,8 @@ int main(void)
 	test_mappers_exit();
 	test_swapoff();
 	test_exit();
+	test_memcg();
+	test_writeback();
 
 	ksft_finished();
 }

@@ -706,38 +706,65 @@ static void test_swapoff(void)
 }
 
 /*
+ * Fork a child that joins the cgroup of @procs (if not NULL), makes the
+ * pages of scenario @seed and lets them go cold and be patched.  Returns
+ * 0 in the child, and the child's pid in the parent once the child's
+ * pages are out.
+ */
+static pid_t fork_patched(struct scenario *sc, unsigned int seed,
+			  const char *procs)
+{
+	int fd[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(fd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!pid) {
+		char buf[32];
+		double took;
+
+		close(fd[0]);
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		if (procs && knob_write(procs, buf))
+			_exit(2);
+		scenario_setup(sc, seed, false);
+		knob_set("cold_compress", 1);
+		wait_present_below(sc->s, NR_REF, NR_REF / 20, &took);
+		write(fd[1], "p", 1);
+		close(fd[1]);
+		return 0;
+	}
+	close(fd[1]);
+	if (read(fd[0], &c, 1) != 1)
+		ksft_exit_fail_msg("the child did not get its pages patched\n");
+	close(fd[0]);
+	return pid;
+}
+
+/*
  * A process whose pages are patched exits: zswap frees the entries, and
  * with them the patches and their pins on the KSM pages.
  */
 static void test_exit(void)
 {
-	int pipefd[2], status;
+	struct scenario sc;
 	struct tier_run t;
 	long patched;
-	char c;
+	int status;
 	pid_t pid;
 	bool ok;
 
 	knob_set("cold_compress", 0);
 	tier_snap(&t);
-	if (pipe(pipefd))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	pid = fork();
+	pid = fork_patched(&sc, 5, NULL);
 	if (!pid) {
-		struct scenario sc;
-		double took;
-
-		scenario_setup(&sc, 5, false);
-		knob_set("cold_compress", 1);
-		wait_present_below(sc.s, NR_REF, NR_REF / 20, &took);
-		write(pipefd[1], "p", 1);
 		pause();
 		_exit(0);
 	}
-	close(pipefd[1]);
-	if (read(pipefd[0], &c, 1) != 1)
-		ksft_exit_fail_msg("the child did not get its pages patched\n");
-	close(pipefd[0]);
 	patched = knob("patch_pages") - t.pages;
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
@@ -759,9 +786,9 @@ static void test_exit(void)
 static void test_memcg(void)
 {
 	long patched, bytes, charged, zswapped, after;
-	int pipefd[2], status, i;
+	struct scenario sc;
 	struct tier_run t;
-	char c;
+	int status, i;
 	pid_t pid;
 	bool ok;
 
@@ -774,29 +801,11 @@ static void test_memcg(void)
 	}
 	knob_set("cold_compress", 0);
 	tier_snap(&t);
-	if (pipe(pipefd))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	pid = fork();
+	pid = fork_patched(&sc, 6, CG_DIR "/cgroup.procs");
 	if (!pid) {
-		struct scenario sc;
-		char buf[32];
-		double took;
-
-		snprintf(buf, sizeof(buf), "%d", getpid());
-		if (knob_write(CG_DIR "/cgroup.procs", buf))
-			_exit(1);
-		scenario_setup(&sc, 6, false);
-		knob_set("cold_compress", 1);
-		wait_present_below(sc.s, NR_REF, NR_REF / 20, &took);
-		write(pipefd[1], "p", 1);
 		pause();
 		_exit(0);
 	}
-	close(pipefd[1]);
-	if (read(pipefd[0], &c, 1) != 1)
-		ksft_exit_fail_msg("the child in %s did not get its pages patched\n",
-				   CG_DIR);
-	close(pipefd[0]);
 	knob_set("cold_compress", 0);
 	patched = knob("patch_pages") - t.pages;
 	bytes = knob("patch_bytes") - t.bytes;
@@ -836,9 +845,10 @@ static void test_memcg(void)
  */
 static void test_writeback(void)
 {
-	int to_parent[2], to_child[2], status, ret;
-	long patched;
+	int to_child[2], status, ret;
+	struct scenario sc;
 	struct tier_run t;
+	long patched;
 	char c;
 	pid_t pid;
 	bool ok;
@@ -855,26 +865,17 @@ static void test_writeback(void)
 	}
 	knob_set("cold_compress", 0);
 	tier_snap(&t);
-	if (pipe(to_parent) || pipe(to_child))
+	if (pipe(to_child))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	pid = fork();
+	pid = fork_patched(&sc, 7, CG_DIR "/cgroup.procs");
 	if (!pid) {
-		uint64_t x = 9;
-		struct scenario sc;
-		char buf[32], *scratch;
-		double took, start;
+		size_t n = 0;
+		char *scratch;
+		double start;
 		long zswapped;
 		int present;
-		size_t i;
 
-		snprintf(buf, sizeof(buf), "%d", getpid());
-		if (knob_write(CG_DIR "/cgroup.procs", buf))
-			_exit(2);
-		scenario_setup(&sc, 7, false);
-		knob_set("cold_compress", 1);
-		wait_present_below(sc.s, NR_REF, NR_REF / 20, &took);
 		knob_set("cold_compress", 0);
-		write(to_parent[1], "p", 1);
 		if (read(to_child[0], &c, 1) != 1)
 			_exit(2);
 		/* Stores from this cgroup, each writing one entry back. */
@@ -884,12 +885,7 @@ static void test_writeback(void)
 			_exit(2);
 		start = now();
 		while (knob("patch_pages") > t.pages && now() - start < TIMEOUT) {
-			for (i = 0; i < pagesize; i += 8) {
-				x ^= x << 13;
-				x ^= x >> 7;
-				x ^= x << 17;
-				memcpy(scratch + i, &x, 8);
-			}
+			fill_ref(scratch, 9, n++);
 			madvise(scratch, pagesize, MADV_PAGEOUT);
 		}
 		/*
@@ -904,12 +900,7 @@ static void test_writeback(void)
 			_exit(3);
 		_exit(memcmp(sc.copy, sc.s, NR_REF * pagesize) ? 1 : 0);
 	}
-	close(to_parent[1]);
 	close(to_child[0]);
-	if (read(to_parent[0], &c, 1) != 1)
-		ksft_exit_fail_msg("the child in %s did not get its pages patched\n",
-				   CG_DIR);
-	close(to_parent[0]);
 	patched = knob("patch_pages") - t.pages;
 	if (knob_write(CG_WRITEBACK, "1") ||
 	    knob_write(CG_DIR "/memory.zswap.writeback", "1") ||

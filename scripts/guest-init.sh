@@ -49,6 +49,10 @@ out=/dev/ttyS1
 sync
 echo "guest: command exited with status $(cat /mnt/results/exit-status 2>/dev/null)" >/dev/console
 umount /mnt/results 2>/dev/null
-# Power off through ACPI; PID 1 exiting would panic, which also ends QEMU.
+# Power off through ACPI.  PID 1 must not exit meanwhile (that panics the
+# guest): once the power-off has begun the 9p root may fail exec with EIO,
+# so keep looping even when sleep cannot run.
 echo o >/proc/sysrq-trigger
-sleep 10
+while :; do
+	sleep 1 2>/dev/null || :
+done

@@ -62,7 +62,7 @@ need_pkgs() {
 BUILD_PKGS="linux-source-6.12 build-essential flex bison bc libelf-dev
 	libssl-dev ccache xz-utils cpio rsync git python3 perl"
 BOOT_PKGS="qemu-system-x86 busybox-static"
-TEST_PKGS="libnuma-dev libcap-dev python3-ply clang libclang-rt-14-dev"
+TEST_PKGS="libnuma-dev libcap-dev python3-ply python3-git clang libclang-rt-14-dev"
 
 # What counts as a kernel splat in a console log (grep -E).
 SPLAT_RE='WARNING:|BUG:|Oops|general protection fault|kernel BUG|possible recursive locking|circular locking dependency|inconsistent lock state|suspicious RCU usage|KASAN:|KFENCE:|UBSAN:|list_add corruption|list_del corruption|Call Trace:|INFO: task .* blocked'

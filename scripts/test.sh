@@ -82,13 +82,17 @@ fi
 for p in "$T/series"/0*.patch; do
 	[ -f "$p" ] || continue
 	case $p in *0000-cover-letter.patch) continue ;; esac
-	# Debian's python3 first: spdxcheck.py needs python3-ply (not a pyenv one).
-	if (cd "$SRC" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p") >>"$T/checkpatch.log" 2>&1; then
+	# Debian's python3 first: spdxcheck.py needs python3-ply and
+	# python3-git (not a pyenv one).  Any output (a warning, or a
+	# spdxcheck traceback) fails the patch.
+	if out=$(cd "$SRC" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p" 2>&1) &&
+	   [ -z "$out" ]; then
 		pass "checkpatch --strict: $(basename "$p")"
 	else
 		fail "checkpatch --strict: $(basename "$p")"
-		sed 's/^/    /' "$T/checkpatch.log" | head -n 30
+		printf '%s\n' "$out" | sed 's/^/    /' | head -n 30
 	fi
+	printf '%s\n' "$out" >>"$T/checkpatch.log"
 done
 
 # --- 4. kernel-doc ---------------------------------------------------------

@@ -584,7 +584,7 @@ static void test_not_pushed(void)
 	knob_set("cold_compress", 0);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	ksft_print_msg("writeback on: %d/%d present, %ld pushed; shared: %d/%d present, %ld pushed\n",
+	ksft_print_msg("writeback on: %d/%d present, %ld pushed; shared: %d/%d, %ld pushed\n",
 		       present, NR_PAGES, pushed_wb, shared, NR_PAGES, pushed);
 	ok &= shared == NR_PAGES && !pushed;
 	munmap(p, NR_PAGES * pagesize);

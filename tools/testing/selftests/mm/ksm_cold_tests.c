@@ -40,6 +40,8 @@
 #define TIMEOUT		120	/* seconds */
 
 static size_t pagesize;
+/* Only the test process restores the system, not its forked children. */
+static pid_t main_pid;
 static char swap_file[64];
 static char loop_path[64];
 static int loop_fd = -1;
@@ -117,6 +119,8 @@ static void cleanup(void)
 {
 	int i;
 
+	if (getpid() != main_pid)
+		return;
 	/* Bring everything back from zswap before zswap goes off. */
 	knob_write("cold_compress", "0");
 	if (swap_on)
@@ -402,6 +406,11 @@ static void test_compress(void)
 	knob_set("cold_compress", 1);
 
 	present = wait_present_below(p, NR_PAGES, NR_PAGES / 20, &took);
+	/*
+	 * A refault counts only within the cold threshold (in full scans)
+	 * of the push: stop ksmd while this slow guest reads back.
+	 */
+	knob_set("run", 0);
 	dz = meminfo_kb("Zswapped") - zswapped;
 	pushed = knob("cold_pages_compressed") - compressed;
 	out = knob("cold_pages_out");
@@ -422,6 +431,7 @@ static void test_compress(void)
 	 */
 	knob_set("nru_cold_scans", 32);
 	ok &= !memcmp(copy, p, NR_PAGES * pagesize);
+	knob_set("run", 1);
 	ksft_test_result(ok, "cold region compressed into zswap, read back intact\n");
 	ok = wait_full_scans(12);
 	ksft_print_msg("refaults %ld, out %ld, threshold %ld scans\n",
@@ -479,7 +489,12 @@ static void test_hot(void)
 	if (read(pipefd[0], &p, sizeof(p)) != sizeof(p))
 		ksft_exit_fail_msg("writer did not start\n");
 	close(pipefd[0]);
-	/* Only now: while it filled the region, its first pages were idle. */
+	/*
+	 * Only now: while it filled the region, its first pages were idle.
+	 * Slow scans, so that 4 of them outlast any pause of the writer in
+	 * this slow guest.
+	 */
+	knob_set("sleep_millisecs", 100);
 	knob_set("nru_cold_scans", 4);
 	knob_set("cold_compress", 1);
 	compressed = knob("cold_pages_compressed");
@@ -498,6 +513,8 @@ static void test_hot(void)
 		       knob("nru_pages_cold"));
 	ok &= written + reads == NR_PAGES && !pushed && modified > 0 &&
 	      modified + unmodified >= NR_PAGES * 9 / 10;
+	knob_set("cold_compress", 0);
+	knob_set("sleep_millisecs", 10);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	ksft_test_result(ok, "region written or read all the time stays resident\n");
@@ -525,6 +542,8 @@ static void test_poor(void)
 	while (knob("cold_pages_rejected") - rejected < NR_POOR * 9 / 10 &&
 	       now() - start < TIMEOUT)
 		usleep(50000);
+	/* The last first-time refusals land in the next scans. */
+	wait_full_scans(2);
 	r1 = knob("cold_pages_rejected") - rejected;
 	dz = meminfo_kb("Zswapped") - zswapped;
 	ok = r1 >= NR_POOR * 9 / 10 &&
@@ -609,6 +628,7 @@ int main(void)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
 				  sizeof(saved_values[i])))
 			saved_values[i][0] = 0;
+	main_pid = getpid();
 	atexit(cleanup);
 	srandom(getpid());
 

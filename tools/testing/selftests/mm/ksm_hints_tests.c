@@ -41,6 +41,8 @@
 #define MERGE_TIMEOUT	20		/* seconds */
 
 static size_t pagesize;
+/* Only the test process restores the system, not its forked children. */
+static pid_t main_pid;
 static char file_path[64];
 static int file_fd = -1;
 static char *file_data;		/* what the file holds */
@@ -120,6 +122,8 @@ static void restore_knobs(void)
 
 static void cleanup(void)
 {
+	if (getpid() != main_pid)
+		return;
 	if (ballast_pid > 0) {
 		kill(ballast_pid, SIGKILL);
 		waitpid(ballast_pid, NULL, 0);
@@ -405,6 +409,7 @@ static ssize_t read_uring(int fd, char *buf, size_t len, int op)
 	unsigned int tail, idx;
 	size_t sq_len, cq_len;
 	char *sq, *cq;
+	bool registered = false;
 	ssize_t ret;
 	int ring;
 
@@ -435,6 +440,7 @@ static ssize_t read_uring(int fd, char *buf, size_t len, int op)
 		ret = -errno;
 		goto out;
 	}
+	registered = op == IORING_OP_READ_FIXED;
 
 	tail = *sq_tail;
 	idx = tail & *sq_mask;
@@ -465,7 +471,14 @@ static ssize_t read_uring(int fd, char *buf, size_t len, int op)
 	ret = cqe->res;
 	__atomic_store_n(cq_head, *cq_head + 1, __ATOMIC_RELEASE);
 out:
-	close(ring);	/* unregisters the fixed buffer */
+	/*
+	 * Unpin the fixed buffer now: close() leaves that to a work item
+	 * after an RCU grace period, and ksmd cannot merge a pinned page.
+	 */
+	if (registered)
+		syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
+			NULL, 0);
+	close(ring);
 	if (sq != MAP_FAILED)
 		munmap(sq, sq_len);
 	if (cq != MAP_FAILED)
@@ -608,7 +621,7 @@ static long pid_rmap_items(pid_t pid)
 /* (c) Hints of an exited process or an unmapped range are stale. */
 static void test_stale(void)
 {
-	long stale0, items0 = global_rmap_items();
+	long stale0, items0;
 	pid_t exited, unmapper, keeper;
 	int status, pipefd[2];
 	char c;
@@ -619,6 +632,9 @@ static void test_stale(void)
 	 * one.  Not this one: its own reads of sysfs would leave hints.
 	 */
 	keeper = start_holder(4);
+	/* Settled: every mm ksmd knows has its rmap_items (keeper's too). */
+	ok = wait_full_scans(2);
+	items0 = global_rmap_items() - pid_rmap_items(keeper);
 
 	knob_set("run", 0);
 	stale0 = knob("io_hints_stale");
@@ -645,7 +661,7 @@ static void test_stale(void)
 	}
 	close(pipefd[1]);
 	waitpid(exited, &status, 0);
-	ok = WIFEXITED(status) && !WEXITSTATUS(status);
+	ok &= WIFEXITED(status) && !WEXITSTATUS(status);
 	ok &= read(pipefd[0], &c, 1) == 1;
 	close(pipefd[0]);
 	if (!ok)
@@ -781,8 +797,8 @@ static void test_path(enum path path, bool direct, bool thp)
 	failed = false;
 	ok = knob("io_hints_recorded") > rec0;
 	/*
-	 * The ring of READ_FIXED is gone, and with it the pin of its
-	 * registered buffer: KSM never merges pinned pages.
+	 * read_uring() unregistered READ_FIXED's buffer before it returned,
+	 * so no pin is left: KSM never merges pinned pages.
 	 */
 	shared = wait_shared(pid, r.a, pid, r.b, NR_PAGES, MERGE_TIMEOUT, &took);
 	ok &= shared == NR_PAGES;
@@ -893,6 +909,7 @@ int main(void)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
 				  sizeof(saved_values[i])))
 			saved_values[i][0] = 0;
+	main_pid = getpid();
 	atexit(cleanup);
 	srandom(getpid());
 

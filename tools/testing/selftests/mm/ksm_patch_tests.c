@@ -44,6 +44,8 @@
 #define TIMEOUT		120	/* seconds */
 
 static size_t pagesize;
+/* Only the test process restores the system, not its forked children. */
+static pid_t main_pid;
 static char swap_file[64];
 static char loop_path[64];
 static int loop_fd = -1;
@@ -123,6 +125,8 @@ static void cleanup(void)
 {
 	int i;
 
+	if (getpid() != main_pid)
+		return;
 	/* Bring everything back from zswap before zswap goes off. */
 	knob_write("cold_compress", "0");
 	knob_write("patch_tier", "0");
@@ -438,6 +442,9 @@ static bool push_and_check(const char *what, char *s, size_t pages,
 
 	knob_set("cold_compress", 1);
 	present = wait_present_below(s, pages, pages / 20, &took);
+	/* Let the pushes still in flight finish before counting. */
+	wait_full_scans(2);
+	present = count_present(getpid(), s, pages);
 	patched = knob("patch_pages") - before->pages;
 	bytes = knob("patch_bytes") - before->bytes;
 	refs = knob("patch_references") - before->refs;
@@ -809,18 +816,29 @@ static void test_memcg(void)
 	knob_set("cold_compress", 0);
 	patched = knob("patch_pages") - t.pages;
 	bytes = knob("patch_bytes") - t.bytes;
-	charged = knob(CG_DIR "/memory.zswap.current");
-	zswapped = keyed_value(CG_DIR "/memory.stat", "zswapped", ' ');
+	/*
+	 * memcg statistics are flushed in batches or every 2 seconds: give
+	 * the last updates up to 5 seconds to show.
+	 */
+	for (i = 0; i < 50; i++) {
+		charged = knob(CG_DIR "/memory.zswap.current");
+		zswapped = keyed_value(CG_DIR "/memory.stat", "zswapped", ' ');
+		/*
+		 * Every page of the cgroup in zswap is one of its patched
+		 * pages or one compressed alone (at most a page each).
+		 */
+		ok = patched >= NR_REF * 90 / 100 &&
+		     zswapped >= patched * (long)pagesize &&
+		     charged >= bytes &&
+		     charged <= bytes + (zswapped / (long)pagesize - patched) *
+				(long)pagesize &&
+		     charged < patched * (long)pagesize / 10;
+		if (ok)
+			break;
+		usleep(100000);
+	}
 	ksft_print_msg("memcg: %ld patched in %ld bytes; zswap.current %ld, zswapped %ld kB\n",
 		       patched, bytes, charged, zswapped / 1024);
-	/*
-	 * Every page of the cgroup in zswap is one of its patched pages or
-	 * one compressed alone (at most a page each).
-	 */
-	ok = patched >= NR_REF * 90 / 100 && zswapped >= patched * (long)pagesize &&
-	     charged >= bytes &&
-	     charged <= bytes + (zswapped / (long)pagesize - patched) * (long)pagesize &&
-	     charged < patched * (long)pagesize / 10;
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	for (i = 0; i < 100; i++) {
@@ -893,7 +911,14 @@ static void test_writeback(void)
 		 * zswapped counts what is left there, the scratch page at most).
 		 */
 		present = count_present(getpid(), sc.s, NR_REF);
-		zswapped = keyed_value(CG_DIR "/memory.stat", "zswapped", ' ');
+		/* memcg statistics: flushed in batches or every 2 seconds */
+		for (n = 0; n < 50; n++) {
+			zswapped = keyed_value(CG_DIR "/memory.stat",
+					       "zswapped", ' ');
+			if (zswapped <= (long)pagesize)
+				break;
+			usleep(100000);
+		}
 		ksft_print_msg("writeback: %d/%d present, zswapped %ld kB after %.1fs\n",
 			       present, NR_REF, zswapped / 1024, now() - start);
 		if (present > NR_REF / 20 || zswapped > (long)pagesize)
@@ -946,6 +971,7 @@ int main(void)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
 				  sizeof(saved_values[i])))
 			saved_values[i][0] = 0;
+	main_pid = getpid();
 	atexit(cleanup);
 
 	if (!setup_swap())

@@ -557,18 +557,49 @@ static ssize_t _name##_show(struct kobject *kobj,			\
 }									\
 KSM_PATCH_ATTR_RO(_name)
 
+/*
+ * References that no process maps any more: each is a page kept only for
+ * the patches against it.  A walk of the pinned references, dropping the
+ * lock every 1024 of them.
+ */
+static unsigned long ksm_patch_unmapped_refs(void)
+{
+	XA_STATE(xas, &ksm_patch_refs, 0);
+	struct ksm_patch_ref *ref;
+	unsigned long n = 0, seen = 0;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, ref, ULONG_MAX) {
+		if (!folio_mapped(ref->folio))
+			n++;
+		if (++seen % 1024)
+			continue;
+		xas_pause(&xas);
+		xas_unlock(&xas);
+		cond_resched();
+		xas_lock(&xas);
+	}
+	xas_unlock(&xas);
+	return n;
+}
+
 static u64 ksm_patch_saved(void)
 {
 	long pages = atomic_long_read(&ksm_patch_pages);
 	long bytes = atomic_long_read(&ksm_patch_bytes);
+	u64 cost;
 
-	return pages > 0 && bytes >= 0 ? (u64)pages * PAGE_SIZE - bytes : 0;
+	if (pages <= 0 || bytes < 0)
+		return 0;
+	cost = bytes + (u64)ksm_patch_unmapped_refs() * PAGE_SIZE;
+	return (u64)pages * PAGE_SIZE > cost ? (u64)pages * PAGE_SIZE - cost : 0;
 }
 
 KSM_PATCH_STAT(patch_pages, max(atomic_long_read(&ksm_patch_pages), 0L));
 KSM_PATCH_STAT(patch_bytes, max(atomic_long_read(&ksm_patch_bytes), 0L));
 KSM_PATCH_STAT(patch_references,
 	       max(atomic_long_read(&ksm_patch_nr_refs), 0L));
+KSM_PATCH_STAT(patch_references_unmapped, ksm_patch_unmapped_refs());
 KSM_PATCH_STAT(patch_faults, atomic_long_read(&ksm_patch_faults));
 KSM_PATCH_STAT(patch_bytes_saved, ksm_patch_saved());
 KSM_PATCH_STAT(patch_tried, READ_ONCE(ksm_patch_tried));
@@ -584,6 +615,7 @@ static struct attribute *ksm_patch_attrs[] = {
 	&patch_pages_attr.attr,
 	&patch_bytes_attr.attr,
 	&patch_references_attr.attr,
+	&patch_references_unmapped_attr.attr,
 	&patch_faults_attr.attr,
 	&patch_bytes_saved_attr.attr,
 	&patch_tried_attr.attr,

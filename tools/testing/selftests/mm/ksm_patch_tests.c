@@ -418,7 +418,7 @@ static void unmap_and_settle(char *s, char *r)
 
 /* Counters of the tier before one push of a region. */
 struct tier_run {
-	long pages, bytes, faults, refs;
+	long pages, bytes, faults, refs, unmapped;
 };
 
 static void tier_snap(struct tier_run *t)
@@ -427,6 +427,7 @@ static void tier_snap(struct tier_run *t)
 	t->bytes = knob("patch_bytes");
 	t->faults = knob("patch_faults");
 	t->refs = knob("patch_references");
+	t->unmapped = knob("patch_references_unmapped");
 }
 
 /*
@@ -525,7 +526,7 @@ static void test_knobs(void)
 	};
 	static const char * const counters[] = {
 		"patch_pages", "patch_bytes", "patch_references",
-		"patch_faults", "patch_bytes_saved", "patch_tried",
+		"patch_references_unmapped", "patch_faults", "patch_bytes_saved", "patch_tried",
 		"patch_rejected", "patch_changed",
 	};
 	bool ok = true;
@@ -628,8 +629,8 @@ static void test_mappers_exit(void)
 {
 	char *s, *copy, *ref;
 	int pipefd[2], status;
+	long refs_after, unmapped, pages, bytes, saved, expect;
 	struct tier_run t;
-	long refs_after;
 	uint64_t x = 3;
 	char c;
 	pid_t pid;
@@ -661,15 +662,37 @@ static void test_mappers_exit(void)
 	memcpy(copy, s, NR_REF * pagesize);
 	tier_snap(&t);
 	ok = push_and_check("references of a child", s, NR_REF, &t, 90);
+	/* While the child maps them, the references cost nothing extra. */
+	knob_set("cold_compress", 0);
+	unmapped = knob("patch_references_unmapped");
+	pages = knob("patch_pages");
+	bytes = knob("patch_bytes");
+	saved = knob("patch_bytes_saved");
+	ksft_print_msg("child mapping: %ld unmapped, patch_bytes_saved %ld\n",
+		       unmapped - t.unmapped, saved);
+	ok &= unmapped == t.unmapped && saved > 0 &&
+	      saved == (pages - unmapped) * (long)pagesize - bytes;
 
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	/* ksmd notices the KSM pages lost their mappers. */
 	ok &= wait_full_scans(3);
 	refs_after = knob("patch_references") - t.refs;
-	ksft_print_msg("child gone: %ld references still pinned, pages_shared %ld\n",
-		       refs_after, knob("pages_shared"));
-	ok &= refs_after > 0;
+	unmapped = knob("patch_references_unmapped");
+	pages = knob("patch_pages");
+	bytes = knob("patch_bytes");
+	saved = knob("patch_bytes_saved");
+	ksft_print_msg("child gone: %ld references still pinned, %ld unmapped, pages_shared %ld\n",
+		       refs_after, unmapped, knob("pages_shared"));
+	ksft_print_msg("child gone: %ld patched in %ld bytes, patch_bytes_saved %ld\n",
+		       pages, bytes, saved);
+	/*
+	 * The pinned pages no process maps are a cost of the patches: here
+	 * each reference serves one patch, so nothing is saved any more.
+	 */
+	expect = (pages - unmapped) * (long)pagesize - bytes;
+	ok &= refs_after > 0 && unmapped - t.unmapped == refs_after &&
+	      saved == (expect > 0 ? expect : 0);
 	ok &= !memcmp(copy, s, NR_REF * pagesize);
 	ok &= knob("patch_references") == t.refs &&
 	      knob("patch_pages") == t.pages;

@@ -13,17 +13,19 @@
  *
  * When ksmd creates a KSM page it hashes the page's comparison points into
  * a direct-mapped similarity index (key -> pfn; a newer page takes the
- * slot).  When the cold-page tier (mm/ksm_cold.c) pushes a cold page into
- * zswap, ksmd first looks the page's keys up, encodes the page against up
- * to patch_candidates KSM pages found, and keeps the smallest patch if it
- * is at most patch_max_bytes.  zswap_store() then stores that patch
- * instead of compressing the page, once it has checked that the page
- * still has the content the patch rebuilds, and the zswap entry holds a
- * reference (struct ksm_patch_ref) that pins the KSM page, so that the
- * patch can be decoded after every mapper of the KSM page is gone.  On
- * swap-in or writeback, zswap rebuilds the page from the patch; freeing
- * the entry drops the pin.  Swapoff, process exit and memory cgroup
- * accounting are zswap's own: the patch is what the entry stores.
+ * slot); KSM pages made before the tier was turned on are entered as
+ * ksmd's scan passes them in the next two full scans.  When the cold-page
+ * tier (mm/ksm_cold.c) pushes a cold page into zswap, ksmd first looks the
+ * page's keys up, encodes the page against up to patch_candidates KSM
+ * pages found, and keeps the smallest patch if it is at most
+ * patch_max_bytes.  zswap_store() then stores that patch instead of
+ * compressing the page, once it has checked that the page still has the
+ * content the patch rebuilds, and the zswap entry holds a reference
+ * (struct ksm_patch_ref) that pins the KSM page, so that the patch can be
+ * decoded after every mapper of the KSM page is gone.  On swap-in or
+ * writeback, zswap rebuilds the page from the patch; freeing the entry
+ * drops the pin.  Swapoff, process exit and memory cgroup accounting are
+ * zswap's own: the patch is what the entry stores.
  *
  * Lock order:
  *   ksm_thread_mutex (mm/ksm.c: ksmd's scan)
@@ -102,6 +104,12 @@ struct ksm_patch_work {
 };
 
 static struct ksm_patch_work *ksm_patch_work;
+/*
+ * Full scans left in which ksmd enters the KSM pages it passes into the
+ * index: those made while the tier was off or before the index was
+ * emptied.  Two, as the scan under way when it was set is a partial one.
+ */
+static unsigned int ksm_patch_backfill_scans;
 /* The folio whose patch waits in ksm_patch_work->best for zswap_store(). */
 static struct folio *ksm_patch_pending;
 
@@ -221,6 +229,35 @@ void ksm_patch_index(struct folio *kfolio)
 			slot->pfn = folio_pfn(kfolio);
 		}
 	}
+	mutex_unlock(&ksm_patch_mutex);
+}
+
+/**
+ * ksm_patch_backfill() - index a KSM page made before the index was ready
+ * @kfolio: the KSM page ksmd's scan found a mapping of, referenced
+ *
+ * The index is filled as KSM pages are made; KSM pages made while the
+ * tier was off, or before a knob change emptied the index, are entered
+ * as ksmd passes them in the two full scans that follow.
+ *
+ * Context: ksmd, no page lock held.
+ */
+void ksm_patch_backfill(struct folio *kfolio)
+{
+	if (READ_ONCE(ksm_patch_backfill_scans))
+		ksm_patch_index(kfolio);
+}
+
+/**
+ * ksm_patch_scan_done() - ksmd finished a full scan
+ *
+ * Context: ksmd.
+ */
+void ksm_patch_scan_done(void)
+{
+	mutex_lock(&ksm_patch_mutex);
+	if (ksm_patch_backfill_scans)
+		ksm_patch_backfill_scans--;
 	mutex_unlock(&ksm_patch_mutex);
 }
 
@@ -463,6 +500,8 @@ static ssize_t patch_tier_store(struct kobject *kobj,
 		ksm_patch_work = ksm_patch_work_alloc();
 		if (!ksm_patch_work)
 			ret = -ENOMEM;
+		else
+			WRITE_ONCE(ksm_patch_backfill_scans, 2);
 	} else if (!enable && ksm_patch_work) {
 		/* Stored patches keep their references. */
 		w = ksm_patch_work;
@@ -522,9 +561,11 @@ static ssize_t ksm_patch_knob_store(struct kobject *kobj,
 		mutex_unlock(&ksm_patch_mutex);
 		return -EINVAL;
 	}
-	if (knob->reindex && ksm_patch_work && *knob->value != value)
+	if (knob->reindex && ksm_patch_work && *knob->value != value) {
 		memset(ksm_patch_work->index, 0,
 		       sizeof(*ksm_patch_work->index) << KSM_PATCH_INDEX_ORDER);
+		WRITE_ONCE(ksm_patch_backfill_scans, 2);
+	}
 	WRITE_ONCE(*knob->value, value);
 	mutex_unlock(&ksm_patch_mutex);
 	return count;

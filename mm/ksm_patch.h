@@ -15,6 +15,8 @@ struct ksm_patch_ref;
 
 #ifdef CONFIG_KSM_PATCH
 void ksm_patch_index(struct folio *kfolio);
+void ksm_patch_backfill(struct folio *kfolio);
+void ksm_patch_scan_done(void);
 void ksm_patch_prepare(struct folio *folio);
 void ksm_patch_finish(void);
 unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
@@ -25,6 +27,14 @@ void ksm_patch_zswap_free(struct ksm_patch_ref *ref, unsigned int len);
 int ksm_patch_init(struct kobject *kobj);
 #else
 static inline void ksm_patch_index(struct folio *kfolio)
+{
+}
+
+static inline void ksm_patch_backfill(struct folio *kfolio)
+{
+}
+
+static inline void ksm_patch_scan_done(void)
 {
 }
 

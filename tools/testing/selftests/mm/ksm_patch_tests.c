@@ -571,6 +571,27 @@ static void test_knobs(void)
 }
 
 /*
+ * KSM pages made while the tier was off are entered into the index as
+ * ksmd passes them in the two full scans after it is turned on: pages
+ * similar to them are patched.
+ */
+static void test_backfill(void)
+{
+	struct scenario sc;
+	bool ok;
+
+	knob_set("patch_tier", 0);
+	scenario_setup(&sc, 8, false);
+	knob_set("patch_tier", 1);
+	ok = wait_full_scans(3);
+	ok &= push_and_check("made before the tier", sc.s, NR_REF,
+			     &sc.before, 90);
+	ok &= !memcmp(sc.copy, sc.s, NR_REF * pagesize);
+	ksft_test_result(ok, "KSM pages made before patch_tier=1 are indexed and used\n");
+	scenario_end(&sc);
+}
+
+/*
  * 95%-similar pages are stored as patches of under a tenth of a page;
  * half are read back, half written (copy-on-write of a patched page), all
  * compared byte for byte; every page that came back freed its patch.
@@ -988,7 +1009,7 @@ int main(void)
 		ksft_exit_skip("kernel without zswap\n");
 	if (pagesize != 4096)
 		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
-	ksft_set_plan(9);
+	ksft_set_plan(10);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -1022,7 +1043,7 @@ int main(void)
 	snprintf(anchor, pagesize, "ksm_patch_tests anchor %d", getpid());
 
 	test_knobs();
-	knob_set("patch_tier", 1);
+	test_backfill();
 	test_similar();
 	test_shifted();
 	test_mappers_exit();

@@ -61,6 +61,16 @@ for job in "$@"; do
 done
 echo 1 >$ksm/run
 
+snapshot() {
+	echo "t_s $t"
+	grep -E '^(AnonPages|AnonHugePages):' /proc/meminfo
+	for p in $pids; do
+		kill -0 $p 2>/dev/null || continue
+		echo "qemu $p: $(tr '\n' ' ' </proc/$p/ksm_stat 2>/dev/null)"
+		echo "qemu $p: $(grep -E '^(Rss|AnonHugePages):' /proc/$p/smaps_rollup | tr -s ' ' | tr '\n' ' ')"
+	done
+}
+
 start=$(date +%s)
 echo "t_s,pages_sharing,pages_shared,ksm_zero_pages,hint_merged,cold_compressed,zswapped_kb,zswap_kb,ksmd_cpu_ms,guests_running,patch_pages" >$name.csv
 ksmd=$(pgrep -x ksmd)
@@ -71,6 +81,9 @@ while :; do
 	cpu=$(awk '{print int($1 / 1000000)}' /proc/$ksmd/schedstat)
 	echo "$t,$(cat $ksm/pages_sharing),$(cat $ksm/pages_shared),$(cat $ksm/ksm_zero_pages),$(cat $ksm/io_hints_pages_merged),$(cat $ksm/cold_pages_compressed),$(awk '/^Zswapped:/ {print $2}' /proc/meminfo),$(awk '/^Zswap:/ {print $2}' /proc/meminfo),$cpu,$running,$(cat $ksm/patch_pages 2>/dev/null || echo 0)" >>$name.csv
 	[ $running -eq 0 ] && break
+	# Every 10 s, what each QEMU has merged and how much of it is in
+	# huge pages; the last snapshot before the guests stop is kept.
+	[ $((t % 10)) -eq 0 ] && snapshot >$name.mem.new && mv $name.mem.new $name.mem
 	if [ $t -ge "$secs" ]; then
 		echo "run-l1: $name: guests still running after ${secs}s, stopping them" >&2
 		kill $pids 2>/dev/null

@@ -7,7 +7,7 @@
 # KSM knobs from $BENCH_KNOBS (name=value ...) apply to every mode; zswap
 # is set up for the cold-page tier.  $BENCH_GUESTS, if set, caps the
 # guests per scenario (the first ones of its list).
-# Writes RUN.csv, RUN.results and the guests' consoles per run, and a line
+# Writes RUN.csv, RUN.results, RUN.mem and the guests' consoles per run, and a line
 # per run to runs.txt ("done" or "failed"; appended: bench.sh boots once
 # per run), so partial results are kept.
 kernel=$1 image=$2 secs=$3

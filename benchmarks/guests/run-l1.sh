@@ -8,7 +8,8 @@
 # KERNEL from IMAGE over virtio-blk with QEMU's AIO (threads, native,
 # io_uring)), sample KSM once a second into NAME.csv until every guest
 # powered off or SECONDS passed, and write each guest's console to
-# NAME-gN.log and its result line to NAME.results.
+# NAME-gN.log and its result line to NAME.results; NAME.mem keeps the
+# last 10-second snapshot of each QEMU's ksm_stat and smaps_rollup.
 name=$1 kernel=$2 image=$3 mode=$4 aio=$5 secs=$6
 shift 6
 ksm=/sys/kernel/mm/ksm

@@ -72,7 +72,7 @@ snapshot() {
 	done
 }
 
-start=$(date +%s)
+start=$(date +%s) next_snap=0
 echo "t_s,pages_sharing,pages_shared,ksm_zero_pages,hint_merged,cold_compressed,zswapped_kb,zswap_kb,ksmd_cpu_ms,guests_running,patch_pages" >$name.csv
 ksmd=$(pgrep -x ksmd)
 while :; do
@@ -84,7 +84,10 @@ while :; do
 	[ $running -eq 0 ] && break
 	# Every 10 s, what each QEMU has merged and how much of it is in
 	# huge pages; the last snapshot before the guests stop is kept.
-	[ $((t % 10)) -eq 0 ] && snapshot >$name.mem.new && mv $name.mem.new $name.mem
+	if [ $t -ge $next_snap ]; then
+		snapshot >$name.mem.new && mv $name.mem.new $name.mem
+		next_snap=$((t + 10))
+	fi
 	if [ $t -ge "$secs" ]; then
 		echo "run-l1: $name: guests still running after ${secs}s, stopping them" >&2
 		kill $pids 2>/dev/null

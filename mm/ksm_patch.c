@@ -18,19 +18,27 @@
  * tier (mm/ksm_cold.c) pushes a cold page into zswap, ksmd first looks the
  * page's keys up, encodes the page against up to patch_candidates KSM
  * pages found, and keeps the smallest patch if it is at most
- * patch_max_bytes.  zswap_store() then stores that patch instead of
- * compressing the page, once it has checked that the page still has the
- * content the patch rebuilds, and the zswap entry holds a reference
+ * patch_max_bytes.  The page is copied first and the copy is what is
+ * encoded and checksummed: the page is still mapped and may be written
+ * (by its process, or by a guest through KVM's mapping) while it is
+ * encoded.  zswap_store(), called by ksmd itself from reclaim_pages(),
+ * then stores that patch instead of compressing the page, once it has
+ * checked that the unmapped page still has the content of the copy; the
+ * patch belongs to ksmd and that folio, so no other task's zswap_store()
+ * can take it.  The zswap entry holds a reference
  * (struct ksm_patch_ref) that pins the KSM page, so that the patch can be
  * decoded after every mapper of the KSM page is gone.  On swap-in or
- * writeback, zswap rebuilds the page from the patch; freeing the entry
- * drops the pin.  Swapoff, process exit and memory cgroup accounting are
- * zswap's own: the patch is what the entry stores.
+ * writeback, zswap rebuilds the page from the patch; a patch that fails
+ * its checks is an I/O error and its entry stays, so every access gets
+ * SIGBUS and never other content; freeing the entry drops the pin.
+ * Swapoff, process exit and memory cgroup accounting are zswap's own: the
+ * patch is what the entry stores.
  *
  * Lock order:
  *   ksm_thread_mutex (mm/ksm.c: ksmd's scan)
- *     ksm_patch_mutex (index, work buffers, the pending patch)
+ *     ksm_patch_mutex (index, work buffers, the pending patch, owner)
  *       folio lock (reclaim_pages() -> zswap_store())
+ *         acomp_ctx->mutex (zswap_compress(): ksm_patch_zswap_store())
  *   swap cluster lock / zswap tree (zswap_invalidate())
  *     xa_lock of ksm_patch_refs
  *
@@ -40,6 +48,7 @@
 #define pr_fmt(fmt) "ksm: " fmt
 
 #include <linux/atomic.h>
+#include <linux/fault-inject.h>
 #include <linux/highmem.h>
 #include <linux/kobject.h>
 #include <linux/lz4.h>
@@ -47,6 +56,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 #include <linux/vmalloc.h>
@@ -85,6 +95,7 @@ struct ksm_patch_slot {
 /**
  * struct ksm_patch_work - what ksmd needs while the tier is on
  * @index: the similarity index, 1 << %KSM_PATCH_INDEX_ORDER slots
+ * @snap: a copy of the page being pushed: what is encoded and checksummed
  * @wrkmem: LZ4 work memory
  * @trial: the patch being tried
  * @best: the smallest patch so far; the pending patch
@@ -96,6 +107,7 @@ struct ksm_patch_slot {
  */
 struct ksm_patch_work {
 	struct ksm_patch_slot *index;
+	u8 *snap;
 	void *wrkmem;
 	u8 *trial;
 	u8 *best;
@@ -110,8 +122,38 @@ static struct ksm_patch_work *ksm_patch_work;
  * emptied.  Two, as the scan under way when it was set is a partial one.
  */
 static unsigned int ksm_patch_backfill_scans;
-/* The folio whose patch waits in ksm_patch_work->best for zswap_store(). */
+/*
+ * The folio whose patch waits in ksm_patch_work->best for zswap_store(),
+ * and the task that may store it: ksmd, from its own reclaim_pages().
+ * Set and cleared by that task under ksm_patch_mutex; other tasks only
+ * compare the owner with themselves.
+ */
 static struct folio *ksm_patch_pending;
+static struct task_struct *ksm_patch_owner;
+
+#ifdef CONFIG_KSM_PATCH_FAULT_INJECTION
+/* Fails decodes of patched pages: fail_ksm_patch_decode in debugfs. */
+static DECLARE_FAULT_ATTR(ksm_patch_fail_decode);
+
+static bool ksm_patch_should_fail_decode(void)
+{
+	return should_fail(&ksm_patch_fail_decode, 1);
+}
+
+static int __init ksm_patch_fault_init(void)
+{
+	/* Without debugfs nothing is ever injected: not an error. */
+	fault_create_debugfs_attr("fail_ksm_patch_decode", NULL,
+				  &ksm_patch_fail_decode);
+	return 0;
+}
+late_initcall(ksm_patch_fault_init);
+#else
+static bool ksm_patch_should_fail_decode(void)
+{
+	return false;
+}
+#endif /* CONFIG_KSM_PATCH_FAULT_INJECTION */
 
 /**
  * struct ksm_patch_ref - a KSM page pinned by patches
@@ -285,13 +327,44 @@ static unsigned int ksm_patch_candidates_of(const void *page,
 	return nr;
 }
 
+/*
+ * Copy @folio into the work buffer that is encoded and checksummed: the
+ * folio is mapped, and may be written, while ksmd encodes it, and a patch
+ * must rebuild exactly the bytes its checksum was computed over.
+ */
+static void ksm_patch_snapshot(struct ksm_patch_work *w, struct folio *folio)
+{
+	memcpy_from_folio((char *)w->snap, folio, 0, PAGE_SIZE);
+}
+
+/* Encode the snapshot against KSM page @kfolio into w->trial. */
+static int ksm_patch_try(struct ksm_patch_work *w, struct folio *kfolio,
+			 unsigned int max)
+{
+	void *ref = kmap_local_folio(kfolio, 0);
+	int len;
+
+	len = ksm_patch_encode(w->snap, ref, w->trial, max, w->wrkmem);
+	kunmap_local(ref);
+	return len;
+}
+
+/* The pending patch is for @folio, and only the calling task may store it. */
+static void ksm_patch_set_pending(struct folio *folio)
+{
+	lockdep_assert_held(&ksm_patch_mutex);
+	WRITE_ONCE(ksm_patch_pending, folio);
+	WRITE_ONCE(ksm_patch_owner, current);
+}
+
 /**
  * ksm_patch_prepare() - find a patch for a page ksmd is about to push out
  * @folio: the cold page, isolated by ksmd
  *
- * Encodes @folio against the KSM pages its keys find and keeps the
- * smallest patch within patch_max_bytes as the pending patch, which
- * zswap_store() takes instead of compressing @folio.
+ * Encodes a copy of @folio against the KSM pages its keys find and keeps
+ * the smallest patch within patch_max_bytes as the pending patch, which
+ * zswap_store() takes instead of compressing @folio if ksmd itself stores
+ * @folio and its content is still that of the copy.
  *
  * Context: ksmd; takes ksm_patch_mutex, which ksm_patch_finish() drops
  * once the page was reclaimed (or not).
@@ -302,27 +375,23 @@ void ksm_patch_prepare(struct folio *folio)
 	struct ksm_patch_work *w;
 	struct folio *best = NULL;
 	unsigned int nr, i;
-	void *page;
 
 	mutex_lock(&ksm_patch_mutex);
 	w = ksm_patch_work;
 	if (!READ_ONCE(ksm_patch_tier) || !w || folio_test_large(folio))
 		return;
 	w->best_len = 0;
-	page = kmap_local_folio(folio, 0);
-	nr = ksm_patch_candidates_of(page, pfns, ksm_patch_candidates);
+	ksm_patch_snapshot(w, folio);
+	nr = ksm_patch_candidates_of(w->snap, pfns, ksm_patch_candidates);
 	for (i = 0; i < nr; i++) {
 		struct folio *kfolio = ksm_patch_get_ksm_folio(pfns[i]);
 		unsigned int max = w->best_len ? w->best_len - 1 :
 				   ksm_patch_max_bytes;
-		void *ref;
 		int len;
 
 		if (!kfolio)
 			continue;
-		ref = kmap_local_folio(kfolio, 0);
-		len = ksm_patch_encode(page, ref, w->trial, max, w->wrkmem);
-		kunmap_local(ref);
+		len = ksm_patch_try(w, kfolio, max);
 		WRITE_ONCE(ksm_patch_tried, ksm_patch_tried + 1);
 		if (len < 0) {
 			folio_put(kfolio);
@@ -334,7 +403,6 @@ void ksm_patch_prepare(struct folio *folio)
 			folio_put(best);
 		best = kfolio;
 	}
-	kunmap_local(page);
 	if (!best) {
 		if (nr)
 			WRITE_ONCE(ksm_patch_rejected, ksm_patch_rejected + 1);
@@ -343,7 +411,7 @@ void ksm_patch_prepare(struct folio *folio)
 	w->ref = ksm_patch_ref_get(best);
 	folio_put(best);
 	if (w->ref)
-		WRITE_ONCE(ksm_patch_pending, folio);
+		ksm_patch_set_pending(folio);
 }
 
 /**
@@ -353,6 +421,7 @@ void ksm_patch_prepare(struct folio *folio)
  */
 void ksm_patch_finish(void)
 {
+	WRITE_ONCE(ksm_patch_owner, NULL);
 	WRITE_ONCE(ksm_patch_pending, NULL);
 	if (ksm_patch_work && ksm_patch_work->ref) {
 		ksm_patch_ref_put(ksm_patch_work->ref);
@@ -367,9 +436,12 @@ void ksm_patch_finish(void)
  * @dst: where the patch goes, at least %KSM_PATCH_BUF_SIZE bytes
  * @ref: the reference the patch needs, out
  *
- * Only the folio ksmd prepared a patch for has one, and only if its
- * content still is what the patch rebuilds: it was mapped, and maybe
- * written, until reclaim unmapped it.
+ * Only the folio ksmd prepared a patch for has one, only when ksmd itself
+ * stores it (from its reclaim_pages(), within ksm_patch_prepare() and
+ * ksm_patch_finish()): the same folio reclaimed later by kswapd or direct
+ * reclaim is compressed as usual.  And only if its content still is the
+ * copy the patch rebuilds: it was mapped, and maybe written, until
+ * reclaim unmapped it.
  *
  * Return: the patch's length, with *@ref set and pinned for the entry
  * until ksm_patch_zswap_free(); 0 to compress the folio as usual.
@@ -383,9 +455,12 @@ unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
 	void *addr;
 	u64 csum;
 
-	if (likely(READ_ONCE(ksm_patch_pending) != folio))
+	if (likely(READ_ONCE(ksm_patch_owner) != current))
 		return 0;
 	/* ksmd itself, in reclaim_pages() under ksm_patch_mutex. */
+	lockdep_assert_held(&ksm_patch_mutex);
+	if (ksm_patch_pending != folio)
+		return 0;
 	WRITE_ONCE(ksm_patch_pending, NULL);
 	w = ksm_patch_work;
 	if (WARN_ON_ONCE(!w || !w->ref || !w->best_len))
@@ -414,8 +489,9 @@ unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
  * @len: its length
  * @folio: the folio to fill
  *
- * Return: 0, or a negative error if the patch failed its checks: the
- * folio's content is then undefined and must not be used.
+ * Return: 0, or a negative error if the patch failed its checks (or
+ * fail_ksm_patch_decode injected a failure): the folio's content is then
+ * undefined and must not be used, and the entry must stay.
  */
 int ksm_patch_zswap_load(struct ksm_patch_ref *ref, const u8 *src,
 			 unsigned int len, struct folio *folio)
@@ -428,6 +504,8 @@ int ksm_patch_zswap_load(struct ksm_patch_ref *ref, const u8 *src,
 	err = ksm_patch_decode(src, len, base, dst);
 	kunmap_local(base);
 	kunmap_local(dst);
+	if (!err && ksm_patch_should_fail_decode())
+		err = -EBADMSG;
 	atomic_long_inc(&ksm_patch_faults);
 	if (err)
 		pr_err_ratelimited("patch of %u bytes against pfn %#lx rejected (%d)\n",
@@ -452,6 +530,7 @@ static void ksm_patch_work_free(struct ksm_patch_work *w)
 	if (!w)
 		return;
 	vfree(w->index);
+	kfree(w->snap);
 	kfree(w->wrkmem);
 	kfree(w->trial);
 	kfree(w->best);
@@ -465,10 +544,11 @@ static struct ksm_patch_work *ksm_patch_work_alloc(void)
 	if (!w)
 		return NULL;
 	w->index = vzalloc(sizeof(*w->index) << KSM_PATCH_INDEX_ORDER);
+	w->snap = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	w->wrkmem = kmalloc(LZ4_MEM_COMPRESS, GFP_KERNEL);
 	w->trial = kmalloc(KSM_PATCH_BUF_SIZE, GFP_KERNEL);
 	w->best = kmalloc(KSM_PATCH_BUF_SIZE, GFP_KERNEL);
-	if (!w->index || !w->wrkmem || !w->trial || !w->best) {
+	if (!w->index || !w->snap || !w->wrkmem || !w->trial || !w->best) {
 		ksm_patch_work_free(w);
 		return NULL;
 	}
@@ -686,3 +766,7 @@ int ksm_patch_init(struct kobject *kobj)
 	return 0;
 }
 #endif /* CONFIG_SYSFS */
+
+#ifdef CONFIG_KSM_PATCH_KUNIT_TEST
+#include "tests/ksm_patch_store_kunit.h"
+#endif

@@ -17,6 +17,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +41,7 @@
 #define ZSWAP_ENABLED	"/sys/module/zswap/parameters/enabled"
 #define CG_WRITEBACK	"/sys/fs/cgroup/memory.zswap.writeback"
 #define CG_DIR		"/sys/fs/cgroup/ksm_patch_tests"
+#define FAIL_DECODE	"/sys/kernel/debug/fail_ksm_patch_decode/"
 #define NR_REF		256	/* reference pages (each merged from two) */
 #define SWAP_MB		64
 #define TIMEOUT		120	/* seconds */
@@ -59,7 +62,8 @@ static const char * const saved_knobs[] = {
 	"sleep_millisecs", "nru_idle_scans", "nru_cold_scans",
 	"cold_compress_pages", "cold_compress", "patch_hashes",
 	"patch_hashes_per_key", "patch_candidates", "patch_max_bytes",
-	"patch_tier",
+	"patch_tier", FAIL_DECODE "verbose", FAIL_DECODE "times",
+	FAIL_DECODE "interval", FAIL_DECODE "probability",
 };
 
 static char saved_values[ARRAY_SIZE(saved_knobs)][32];
@@ -841,6 +845,22 @@ static void test_exit(void)
 }
 
 /*
+ * The memory cgroup CG_DIR, with zswap writeback off; false, with the
+ * test reported skipped, where there is none.
+ */
+static bool setup_cgroup(void)
+{
+	if (knob_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
+	    (mkdir(CG_DIR, 0755) && errno != EEXIST) ||
+	    knob_write(CG_DIR "/memory.zswap.writeback", "0")) {
+		ksft_test_result_skip("no memory cgroup with zswap: %s\n",
+				      strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/*
  * A patched page is charged to its memory cgroup at the size of its
  * patch, like a compressed page at its compressed size, and the charge
  * goes when the process exits.
@@ -854,13 +874,8 @@ static void test_memcg(void)
 	pid_t pid;
 	bool ok;
 
-	if (knob_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
-	    (mkdir(CG_DIR, 0755) && errno != EEXIST) ||
-	    knob_write(CG_DIR "/memory.zswap.writeback", "0")) {
-		ksft_test_result_skip("no memory cgroup with zswap: %s\n",
-				      strerror(errno));
+	if (!setup_cgroup())
 		return;
-	}
 	knob_set("cold_compress", 0);
 	tier_snap(&t);
 	pid = fork_patched(&sc, 6, CG_DIR "/cgroup.procs");
@@ -1005,6 +1020,242 @@ static void test_writeback(void)
 	ksft_test_result(ok, "writeback rebuilds patched pages, which read back intact\n");
 }
 
+/*
+ * Read every page of @s: the number of pages whose read got SIGBUS, with
+ * *@wrong set to the number of the others that differ from @copy.
+ */
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Not locals: siglongjmp() would leave them undefined. */
+static size_t rp_page;
+static int rp_bus;
+
+static int read_pages(const char *s, const char *copy, size_t pages,
+		      int *wrong)
+{
+	*wrong = 0;
+	rp_bus = 0;
+	for (rp_page = 0; rp_page < pages; rp_page++) {
+		if (sigsetjmp(bus_jmp, 1)) {
+			rp_bus++;
+			continue;
+		}
+		if (memcmp(s + rp_page * pagesize, copy + rp_page * pagesize,
+			   pagesize))
+			(*wrong)++;
+	}
+	return rp_bus;
+}
+
+/*
+ * Reclaim what the test's cgroup holds: the pages whose reads failed stay
+ * in the swap cache, !uptodate, until reclaim drops them.
+ */
+static void reclaim_cgroup(void)
+{
+	int i;
+
+	/* -EAGAIN when less than asked for could go: all of it went. */
+	for (i = 0; i < 2; i++)
+		knob_write(CG_DIR "/memory.reclaim", "64M");
+}
+
+/* The child of test_decode_fail(), in CG_DIR with its pages patched. */
+static int decode_fail_child(struct scenario *sc, const struct tier_run *t)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	int bus[4], wrong[4], i, try;
+	long patched, faults[4];
+	bool ok;
+
+	knob_set("cold_compress", 0);
+	/* A push may be under way: count once it is done. */
+	if (!wait_full_scans(2))
+		return 2;
+	patched = knob("patch_pages") - t->pages;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL))
+		return 2;
+	if (knob_write(FAIL_DECODE "verbose", "0") ||
+	    knob_write(FAIL_DECODE "interval", "1") ||
+	    knob_write(FAIL_DECODE "times", "-1") ||
+	    knob_write(FAIL_DECODE "probability", "100"))
+		return 2;
+	/*
+	 * Twice; then again after the pages left the swap cache: each
+	 * such page is read from zswap again (patch_faults counts the
+	 * decodes tried), as its entry stayed.
+	 */
+	for (i = 0; i < 3; i++) {
+		if (i == 2)
+			reclaim_cgroup();
+		faults[i] = knob("patch_faults");
+		bus[i] = read_pages(sc->s, sc->copy, NR_REF, &wrong[i]);
+		faults[i] = knob("patch_faults") - faults[i];
+	}
+	/* Decodes work again: every page comes back as it was. */
+	knob_write(FAIL_DECODE "probability", "0");
+	for (try = 0; try < 3; try++) {
+		reclaim_cgroup();
+		faults[3] = knob("patch_faults");
+		bus[3] = read_pages(sc->s, sc->copy, NR_REF, &wrong[3]);
+		faults[3] = knob("patch_faults") - faults[3];
+		if (!bus[3])
+			break;
+	}
+	for (i = 0; i < 4; i++)
+		ksft_print_msg("decode fails: pass %d: %d SIGBUS, %d pages wrong, %ld decodes%s\n",
+			       i + 1, bus[i], wrong[i], faults[i],
+			       i == 3 ? " (injection off)" : "");
+	ksft_print_msg("decode fails: %ld patched, patch_pages %ld -> %ld\n",
+		       patched, t->pages, knob("patch_pages"));
+	/* Pass 3 decoded pages again: their entries were kept. */
+	ok = patched >= NR_REF * 90 / 100 && faults[0] >= patched &&
+	     faults[2] > 0;
+	for (i = 0; i < 3; i++)
+		ok &= bus[i] == patched && !wrong[i];
+	ok &= !bus[3] && !wrong[3];
+	ok &= knob("patch_pages") == t->pages;
+	return ok ? 0 : 1;
+}
+
+/*
+ * A patch that fails its checks (injected by fail_ksm_patch_decode) is
+ * an I/O error: every access of the page gets SIGBUS, also after the
+ * page left the swap cache, and no access ever reads other content (the
+ * slot's entry stays, nothing is read from the swap device, where
+ * nothing was written); once decodes work again, every page reads back
+ * as it was.
+ */
+static void test_decode_fail(void)
+{
+	struct scenario sc;
+	struct tier_run t;
+	int status;
+	pid_t pid;
+
+	if (access(FAIL_DECODE "probability", W_OK)) {
+		ksft_test_result_skip("no %s: %s\n", FAIL_DECODE,
+				      strerror(errno));
+		return;
+	}
+	if (!setup_cgroup())
+		return;
+	knob_set("cold_compress", 0);
+	tier_snap(&t);
+	pid = fork_patched(&sc, 10, CG_DIR "/cgroup.procs");
+	if (!pid)
+		_exit(decode_fail_child(&sc, &t));
+	waitpid(pid, &status, 0);
+	knob_write(FAIL_DECODE "probability", "0");
+	knob_set("cold_compress", 0);
+	wait_full_scans(2);
+	ksft_print_msg("decode fails: child exit %d, patch_pages %ld -> %ld\n",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, t.pages,
+		       knob("patch_pages"));
+	ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status) &&
+			 knob("patch_pages") == t.pages,
+			 "a patch that fails to decode is SIGBUS on every access, never other content\n");
+}
+
+/**
+ * struct writer - a thread that rewrites pages while the tiers push them
+ * @s: the pages
+ * @copy: their shadow: what they must read back as
+ * @stop: set to end the thread
+ * @writes: pages rewritten
+ */
+struct writer {
+	char *s, *copy;
+	bool stop;
+	long writes;
+};
+
+/*
+ * Rewrite a 16-byte run of a random page, then sleep a little, so that
+ * most pages rest long enough to go cold and be pushed out, and a page
+ * is written just as ksmd encodes it now and then.
+ */
+static void *writer_fn(void *arg)
+{
+	struct writer *wr = arg;
+	uint64_t x = 0x5eed;
+
+	while (!__atomic_load_n(&wr->stop, __ATOMIC_RELAXED)) {
+		size_t i = rnd_next(&x) % NR_REF;
+		size_t at = i * pagesize + rnd_next(&x) % (pagesize / 16) * 16;
+		int b;
+
+		for (b = 0; b < 16; b++) {
+			char v = rnd_next(&x);
+
+			wr->s[at + b] = v;
+			wr->copy[at + b] = v;
+		}
+		wr->writes++;
+		usleep(rnd_next(&x) % 4000);
+	}
+	return NULL;
+}
+
+/*
+ * A writer rewrites the similar pages at random for 20 seconds while the
+ * cold and patch tiers push them out and they are faulted back by the
+ * writes: every page reads back as its shadow copy, the tier patched and
+ * rebuilt pages during the run.
+ */
+static void test_writer(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	struct writer wr = {};
+	struct scenario sc;
+	long patched = 0, n, changed;
+	int bus, wrong;
+	pthread_t th;
+	double start;
+	bool ok;
+
+	scenario_setup(&sc, 11, false);
+	changed = knob("patch_changed");
+	wr.s = sc.s;
+	wr.copy = sc.copy;
+	knob_set("cold_compress", 1);
+	if (pthread_create(&th, NULL, writer_fn, &wr))
+		ksft_exit_fail_msg("pthread_create\n");
+	start = now();
+	while (now() - start < 20) {
+		n = knob("patch_pages") - sc.before.pages;
+		if (n > patched)
+			patched = n;
+		usleep(100000);
+	}
+	__atomic_store_n(&wr.stop, true, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	knob_set("cold_compress", 0);
+	/* A page that fails to come back is SIGBUS: count it, go on. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old))
+		ksft_exit_fail_msg("sigaction: %s\n", strerror(errno));
+	bus = read_pages(sc.s, sc.copy, NR_REF, &wrong);
+	sigaction(SIGBUS, &old, NULL);
+	ksft_print_msg("writer: %ld rewrites in 20 s, at most %ld pages patched at once\n",
+		       wr.writes, patched);
+	ksft_print_msg("writer: patch_faults +%ld, patch_changed +%ld\n",
+		       knob("patch_faults") - sc.before.faults,
+		       knob("patch_changed") - changed);
+	ksft_print_msg("writer: read back %d SIGBUS, %d pages differ from their shadow\n",
+		       bus, wrong);
+	ok = !bus && !wrong && patched > 0 &&
+	     knob("patch_faults") > sc.before.faults;
+	ksft_test_result(ok, "pages rewritten while the tiers push them read back intact\n");
+	scenario_end(&sc);
+}
+
 int main(void)
 {
 	char *anchor;
@@ -1020,7 +1271,7 @@ int main(void)
 		ksft_exit_skip("kernel without zswap\n");
 	if (pagesize != 4096)
 		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
-	ksft_set_plan(10);
+	ksft_set_plan(12);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -1062,6 +1313,8 @@ int main(void)
 	test_exit();
 	test_memcg();
 	test_writeback();
+	test_decode_fail();
+	test_writer();
 
 	ksft_finished();
 }

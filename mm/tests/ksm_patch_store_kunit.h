@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests of the patch tier's path from ksmd to zswap: a page that is
+ * written while ksmd encodes it still gets a patch that rebuilds the bytes
+ * its checksum covers, and a pending patch is taken only by the task that
+ * prepared it.  Included at the end of mm/ksm_patch.c.
+ *
+ * The pages are ordinary pages, not KSM pages: the functions tested do
+ * not care, and the index is not used.
+ */
+
+#ifndef _MM_KSM_PATCH_STORE_KUNIT_H
+#define _MM_KSM_PATCH_STORE_KUNIT_H
+
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/prandom.h>
+
+/**
+ * struct ksm_patch_skt - pages and a second task for one test
+ * @test: the test
+ * @w: work buffers, as ksmd has them while the tier is on
+ * @live: the page being pushed out, written by @writer
+ * @ref: the reference page
+ * @out: a decoded page, as a folio for ksm_patch_zswap_load()
+ * @dst: a patch as zswap stores it
+ * @writes: rewrites the writer made
+ * @stored: what ksm_patch_zswap_store() returned in the other task
+ * @other_ref: the reference it handed out there
+ * @done: the other task finished its call
+ */
+struct ksm_patch_skt {
+	struct kunit *test;
+	struct ksm_patch_work *w;
+	struct folio *live;
+	struct folio *ref;
+	struct folio *out;
+	u8 *dst;
+	unsigned long writes;
+	unsigned int stored;
+	struct ksm_patch_ref *other_ref;
+	struct completion done;
+};
+
+static void skt_exit(void *data)
+{
+	struct ksm_patch_skt *t = data;
+
+	ksm_patch_work_free(t->w);
+	if (t->live)
+		folio_put(t->live);
+	if (t->ref)
+		folio_put(t->ref);
+	if (t->out)
+		folio_put(t->out);
+}
+
+static struct ksm_patch_skt *skt_init(struct kunit *test)
+{
+	struct ksm_patch_skt *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+	struct rnd_state rnd;
+	u8 *live, *ref;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	t->test = test;
+	init_completion(&t->done);
+	t->w = ksm_patch_work_alloc();
+	t->live = folio_alloc(GFP_KERNEL, 0);
+	t->ref = folio_alloc(GFP_KERNEL, 0);
+	t->out = folio_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, skt_exit, t), 0);
+	t->dst = kunit_kmalloc(test, KSM_PATCH_BUF_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, t->w);
+	KUNIT_ASSERT_NOT_NULL(test, t->live);
+	KUNIT_ASSERT_NOT_NULL(test, t->ref);
+	KUNIT_ASSERT_NOT_NULL(test, t->out);
+	KUNIT_ASSERT_NOT_NULL(test, t->dst);
+
+	/* A reference page and a page 95% like it. */
+	prandom_seed_state(&rnd, 11);
+	ref = folio_address(t->ref);
+	live = folio_address(t->live);
+	prandom_bytes_state(&rnd, ref, PAGE_SIZE);
+	memcpy(live, ref, PAGE_SIZE);
+	for (i = 0; i < PAGE_SIZE / 20 / 16; i++)
+		prandom_bytes_state(&rnd, live + prandom_u32_state(&rnd) %
+				    (PAGE_SIZE / 16) * 16, 16);
+	return t;
+}
+
+/* Rewrites 16-byte runs of the live page until stopped. */
+static int skt_writer(void *data)
+{
+	struct ksm_patch_skt *t = data;
+	u8 *live = folio_address(t->live);
+	struct rnd_state rnd;
+
+	prandom_seed_state(&rnd, 12);
+	while (!kthread_should_stop()) {
+		u32 at = prandom_u32_state(&rnd) % (PAGE_SIZE / 16) * 16;
+
+		prandom_bytes_state(&rnd, live + at, 16);
+		WRITE_ONCE(t->writes, t->writes + 1);
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * The page is rewritten all the time while ksmd encodes it, as a guest
+ * rewrites its memory: every patch still decodes, to exactly the copy
+ * whose checksum it carries.  (Encoding the live page and hashing it
+ * again, as the tier first did, gives patches that fail their checksum.)
+ */
+static void ksm_patch_test_live_page(struct kunit *test)
+{
+	struct ksm_patch_skt *t = skt_init(test);
+	unsigned int i, failed = 0, rounds = 2000;
+	struct task_struct *writer;
+	void *ref;
+	int len;
+
+	writer = kthread_run(skt_writer, t, "ksm_patch_kunit");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(writer));
+	ref = kmap_local_folio(t->ref, 0);
+	for (i = 0; i < rounds; i++) {
+		ksm_patch_snapshot(t->w, t->live);
+		len = ksm_patch_try(t->w, t->ref, KSM_PATCH_BUF_SIZE);
+		if (len < 0 ||
+		    ksm_patch_decode(t->w->trial, len, ref,
+				     folio_address(t->out)) ||
+		    memcmp(folio_address(t->out), t->w->snap, PAGE_SIZE))
+			failed++;
+		cond_resched();
+	}
+	kunmap_local(ref);
+	kthread_stop(writer);
+	kunit_info(test, "%u encodes while the writer made %lu rewrites: %u failed\n",
+		   rounds, READ_ONCE(t->writes), failed);
+	KUNIT_EXPECT_EQ(test, failed, 0);
+}
+
+/* Another task, e.g. kswapd, stores the folio ksmd has a patch for. */
+static int skt_other_store(void *data)
+{
+	struct ksm_patch_skt *t = data;
+
+	t->stored = ksm_patch_zswap_store(t->live, t->dst, &t->other_ref);
+	complete(&t->done);
+	return 0;
+}
+
+/*
+ * A pending patch is taken only by the task that prepared it, for the
+ * folio it was prepared for, and only while that folio still has the
+ * content of the copy that was encoded.
+ */
+static void ksm_patch_test_pending_owner(struct kunit *test)
+{
+	struct ksm_patch_skt *t = skt_init(test);
+	struct ksm_patch_ref *ref = NULL, *want;
+	unsigned long changed;
+	long pages, bytes;
+	struct task_struct *other;
+	unsigned int len;
+	u8 *live;
+
+	mutex_lock(&ksm_patch_mutex);
+	if (ksm_patch_work) {
+		mutex_unlock(&ksm_patch_mutex);
+		kunit_skip(test, "the patch tier is on");
+	}
+	/* The tier's counters are the user's: put them back at the end. */
+	pages = atomic_long_read(&ksm_patch_pages);
+	bytes = atomic_long_read(&ksm_patch_bytes);
+	changed = ksm_patch_changed;
+
+	/* What ksm_patch_prepare() leaves for reclaim_pages(). */
+	ksm_patch_work = t->w;
+	ksm_patch_snapshot(t->w, t->live);
+	len = ksm_patch_try(t->w, t->ref, KSM_PATCH_BUF_SIZE);
+	KUNIT_EXPECT_GT(test, (int)len, 0);
+	t->w->best_len = (int)len > 0 ? len : 0;
+	swap(t->w->trial, t->w->best);
+	t->w->ref = ksm_patch_ref_get(t->ref);
+	want = t->w->ref;
+	KUNIT_EXPECT_NOT_NULL(test, want);
+	ksm_patch_set_pending(t->live);
+
+	other = kthread_run(skt_other_store, t, "ksm_patch_kunit");
+	if (!IS_ERR(other))
+		wait_for_completion(&t->done);
+	KUNIT_EXPECT_FALSE(test, IS_ERR(other));
+	KUNIT_EXPECT_EQ(test, t->stored, 0);
+	KUNIT_EXPECT_NULL(test, t->other_ref);
+
+	/* Not for another folio, even from the owner. */
+	KUNIT_EXPECT_EQ(test, ksm_patch_zswap_store(t->ref, t->dst, &ref), 0);
+
+	/* A byte changed after the copy: compressed as usual. */
+	live = folio_address(t->live);
+	live[7] ^= 1;
+	KUNIT_EXPECT_EQ(test, ksm_patch_zswap_store(t->live, t->dst, &ref), 0);
+	live[7] ^= 1;
+
+	ksm_patch_set_pending(t->live);
+	len = ksm_patch_zswap_store(t->live, t->dst, &ref);
+	KUNIT_EXPECT_EQ(test, len, t->w->best_len);
+	KUNIT_EXPECT_PTR_EQ(test, ref, want);
+	KUNIT_EXPECT_NULL(test, t->w->ref);
+	if (len && ref == want) {
+		KUNIT_EXPECT_EQ(test, ksm_patch_zswap_load(ref, t->dst, len,
+							   t->out), 0);
+		KUNIT_EXPECT_EQ(test, memcmp(folio_address(t->out), live,
+					     PAGE_SIZE), 0);
+		ksm_patch_zswap_free(ref, len);
+		atomic_long_dec(&ksm_patch_faults);
+	}
+	/* The test's buffers are no longer the tier's, then unlock. */
+	if (t->w->ref) {
+		ksm_patch_ref_put(t->w->ref);
+		t->w->ref = NULL;
+	}
+	ksm_patch_work = NULL;
+	WRITE_ONCE(ksm_patch_changed, changed);
+	ksm_patch_finish();
+
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ksm_patch_pages), pages);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ksm_patch_bytes), bytes);
+	KUNIT_EXPECT_NULL(test, xa_load(&ksm_patch_refs, folio_pfn(t->ref)));
+}
+
+static struct kunit_case ksm_patch_store_test_cases[] = {
+	KUNIT_CASE(ksm_patch_test_live_page),
+	KUNIT_CASE(ksm_patch_test_pending_owner),
+	{}
+};
+
+static struct kunit_suite ksm_patch_store_test_suite = {
+	.name = "ksm_patch_store",
+	.test_cases = ksm_patch_store_test_cases,
+};
+
+kunit_test_suite(ksm_patch_store_test_suite);
+
+#endif /* _MM_KSM_PATCH_STORE_KUNIT_H */

@@ -304,6 +304,36 @@ void ksm_cold_slot_destroy(struct ksm_cold_slot *cs)
 	atomic_long_sub(__ksm_cold_slot_destroy(cs), &ksm_cold_out);
 }
 
+/**
+ * ksm_cold_prune() - forget the pushed pages of a range with no mergeable area
+ * @cs: cold state of the mm ksmd is scanning
+ * @start: first address of the range
+ * @end: its end, exclusive; 0 for the end of the address space
+ *
+ * ksmd's scan found no mergeable area in [@start, @end): what was there was
+ * unmapped, or made unmergeable, so its pages are not KSM's to count in
+ * cold_pages_out or to take back as refaults.  Costs one xarray range walk
+ * of the (usually no) pages remembered there.
+ *
+ * Context: ksmd, with the mm's mmap_lock held for reading.
+ */
+void ksm_cold_prune(struct ksm_cold_slot *cs, unsigned long start,
+		    unsigned long end)
+{
+	unsigned long index, last, out = 0;
+	void *entry;
+
+	if (!cs->ready || xa_empty(&cs->pages) || (end && end <= start))
+		return;
+	last = end ? (end - 1) >> PAGE_SHIFT : ULONG_MAX;
+	xa_for_each_range(&cs->pages, index, entry, start >> PAGE_SHIFT, last) {
+		if (!(xa_to_value(entry) & KSM_COLD_POOR))
+			out++;
+		xa_erase(&cs->pages, index);
+	}
+	atomic_long_sub(out, &ksm_cold_out);
+}
+
 /*
  * The clock
  */

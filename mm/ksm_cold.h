@@ -101,6 +101,8 @@ void ksm_cold_new_batch(void);
 void ksm_cold_scan_done(void);
 void ksm_cold_forget(void);
 void ksm_cold_slot_destroy(struct ksm_cold_slot *cs);
+void ksm_cold_prune(struct ksm_cold_slot *cs, unsigned long start,
+		    unsigned long end);
 int ksm_cold_init(struct kobject *kobj);
 
 /* mm/ksm.c: free the cold state of every mm_slot (tier turned off). */

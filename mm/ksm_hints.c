@@ -28,6 +28,7 @@
 #define pr_fmt(fmt) "ksm: " fmt
 
 #include <linux/cpumask.h>
+#include <linux/jiffies.h>
 #include <linux/jump_label.h>
 #include <linux/kobject.h>
 #include <linux/ksm.h>
@@ -626,6 +627,27 @@ void ksm_hints_forget_cursor(void)
 	ksm_hint_cursor.nr_pages = 0;
 }
 
+/*
+ * A page a read faulted in may still sit in the per-cpu LRU batch of the
+ * reader's CPU, whose reference stops write_protect_page() from merging
+ * it; ksm_scan_hint() then drains every CPU's batches, which queues work
+ * on every CPU that has pages batched.  Upstream KSM drains once per full
+ * scan; hints, which any process reading into mergeable memory makes, may
+ * drain at most once per KSM_HINTS_DRAIN_INTERVAL, whatever the scan rate.
+ */
+#define KSM_HINTS_DRAIN_INTERVAL	(HZ / 10)
+
+/* jiffies of the last drain; due at once after boot */
+static unsigned long ksm_hints_drained_at = INITIAL_JIFFIES -
+					    KSM_HINTS_DRAIN_INTERVAL;
+
+/* May ksmd drain the LRU batches at @now, the last drain at @last? */
+static bool ksm_hints_drain_due(unsigned long last, unsigned long now)
+{
+	/* An unsigned difference stays right when jiffies wrap. */
+	return now - last >= KSM_HINTS_DRAIN_INTERVAL;
+}
+
 /**
  * ksm_hints_scan() - visit hinted pages for part of a ksmd batch
  * @pages_to_scan: ksmd's budget for this batch
@@ -643,10 +665,13 @@ unsigned int ksm_hints_scan(unsigned int pages_to_scan)
 {
 	unsigned long budget, used = 0;
 	struct ksm_hint_stack *stack;
-	bool drained = false;
+	bool drained, may_drain;
 
 	if (!static_branch_unlikely(&ksm_hints_key))
 		return 0;
+	/* "drained" tells ksm_scan_hint() not to drain (again). */
+	may_drain = ksm_hints_drain_due(ksm_hints_drained_at, jiffies);
+	drained = !may_drain;
 	budget = div_u64((u64)pages_to_scan *
 			 READ_ONCE(ksm_hints_scan_percent), 100);
 	while (used < budget) {
@@ -681,6 +706,8 @@ unsigned int ksm_hints_scan(unsigned int pages_to_scan)
 		ksm_hint_cursor.nr_pages -= visited;
 		used += visited;
 	}
+	if (may_drain && drained)
+		ksm_hints_drained_at = jiffies;
 	return used;
 }
 

@@ -327,6 +327,27 @@ static void ksm_hints_test_index(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, index.ready);
 }
 
+/*
+ * Hints drain the per-cpu LRU batches at most once per interval, also
+ * across a wrap of jiffies; a drain is due right after boot.
+ */
+static void ksm_hints_test_drain_rate(struct kunit *test)
+{
+	const unsigned long iv = KSM_HINTS_DRAIN_INTERVAL;
+	unsigned long last = 1000;
+
+	KUNIT_EXPECT_GT(test, iv, 0UL);
+	KUNIT_EXPECT_FALSE(test, ksm_hints_drain_due(last, last));
+	KUNIT_EXPECT_FALSE(test, ksm_hints_drain_due(last, last + iv - 1));
+	KUNIT_EXPECT_TRUE(test, ksm_hints_drain_due(last, last + iv));
+	KUNIT_EXPECT_TRUE(test, ksm_hints_drain_due(last, last + 100 * iv));
+	last = ULONG_MAX - iv / 2;
+	KUNIT_EXPECT_FALSE(test, ksm_hints_drain_due(last, last + iv - 1));
+	KUNIT_EXPECT_TRUE(test, ksm_hints_drain_due(last, last + iv));
+	KUNIT_EXPECT_TRUE(test, ksm_hints_drain_due(INITIAL_JIFFIES - iv,
+						    INITIAL_JIFFIES));
+}
+
 static struct kunit_case ksm_hints_test_cases[] = {
 	KUNIT_CASE(ksm_hints_test_order),
 	KUNIT_CASE(ksm_hints_test_overwrite_oldest),
@@ -334,6 +355,7 @@ static struct kunit_case ksm_hints_test_cases[] = {
 	KUNIT_CASE(ksm_hints_test_concurrent_pushes),
 	KUNIT_CASE(ksm_hints_test_iter),
 	KUNIT_CASE(ksm_hints_test_index),
+	KUNIT_CASE(ksm_hints_test_drain_rate),
 	{},
 };
 

@@ -25,9 +25,10 @@
  * then stores that patch instead of compressing the page, once it has
  * checked that the unmapped page still has the content of the copy; the
  * patch belongs to ksmd and that folio, so no other task's zswap_store()
- * can take it.  The zswap entry holds a reference
- * (struct ksm_patch_ref) that pins the KSM page, so that the patch can be
- * decoded after every mapper of the KSM page is gone.  On swap-in or
+ * can take it.  The zswap entry holds a reference (struct ksm_patch_ref)
+ * that pins the KSM page, so that the patch can be decoded after every
+ * mapper of the KSM page is gone; a pinned page cannot migrate, so
+ * patch_references_max caps how many are pinned.  On swap-in or
  * writeback, zswap rebuilds the page from the patch; a patch that fails
  * its checks is an I/O error and its entry stays, so every access gets
  * SIGBUS and never other content; freeing the entry drops the pin.
@@ -79,6 +80,12 @@ static unsigned int ksm_patch_hashes = 4;
 static unsigned int ksm_patch_hashes_per_key = 1;
 static unsigned int ksm_patch_candidates = 2;
 static unsigned int ksm_patch_max_bytes = 2048;
+/*
+ * KSM pages the patches may pin at most: a pinned page cannot be migrated
+ * and stays in memory after its mappers are gone.  Set to 1/64 of RAM by
+ * ksm_patch_init().
+ */
+static unsigned int ksm_patch_refs_max;
 
 static DEFINE_MUTEX(ksm_patch_mutex);
 
@@ -176,6 +183,7 @@ static atomic_long_t ksm_patch_nr_refs = ATOMIC_LONG_INIT(0);
 static atomic_long_t ksm_patch_faults = ATOMIC_LONG_INIT(0);
 static unsigned long ksm_patch_tried;
 static unsigned long ksm_patch_rejected;
+static unsigned long ksm_patch_capped;
 static unsigned long ksm_patch_changed;
 
 static struct ksm_patch_ref *ksm_patch_ref_get(struct folio *kfolio)
@@ -374,6 +382,7 @@ void ksm_patch_prepare(struct folio *folio)
 	unsigned long pfns[KSM_PATCH_MAX_CANDIDATES];
 	struct ksm_patch_work *w;
 	struct folio *best = NULL;
+	bool full, capped = false;
 	unsigned int nr, i;
 
 	mutex_lock(&ksm_patch_mutex);
@@ -383,12 +392,21 @@ void ksm_patch_prepare(struct folio *folio)
 	w->best_len = 0;
 	ksm_patch_snapshot(w, folio);
 	nr = ksm_patch_candidates_of(w->snap, pfns, ksm_patch_candidates);
+	/* Only ksmd adds references: the count cannot grow meanwhile. */
+	full = atomic_long_read(&ksm_patch_nr_refs) >=
+	       READ_ONCE(ksm_patch_refs_max);
 	for (i = 0; i < nr; i++) {
-		struct folio *kfolio = ksm_patch_get_ksm_folio(pfns[i]);
 		unsigned int max = w->best_len ? w->best_len - 1 :
 				   ksm_patch_max_bytes;
+		struct folio *kfolio;
 		int len;
 
+		/* At the cap, only pages pinned already serve. */
+		if (full && !xa_load(&ksm_patch_refs, pfns[i])) {
+			capped = true;
+			continue;
+		}
+		kfolio = ksm_patch_get_ksm_folio(pfns[i]);
 		if (!kfolio)
 			continue;
 		len = ksm_patch_try(w, kfolio, max);
@@ -404,7 +422,9 @@ void ksm_patch_prepare(struct folio *folio)
 		best = kfolio;
 	}
 	if (!best) {
-		if (nr)
+		if (capped)
+			WRITE_ONCE(ksm_patch_capped, ksm_patch_capped + 1);
+		else if (nr)
 			WRITE_ONCE(ksm_patch_rejected, ksm_patch_rejected + 1);
 		return;
 	}
@@ -669,6 +689,8 @@ KSM_PATCH_KNOB(patch_candidates, &ksm_patch_candidates, 1,
 	       KSM_PATCH_MAX_CANDIDATES, false);
 KSM_PATCH_KNOB(patch_max_bytes, &ksm_patch_max_bytes, KSM_PATCH_MIN_BYTES,
 	       PAGE_SIZE / 2, false);
+KSM_PATCH_KNOB(patch_references_max, &ksm_patch_refs_max, 0, UINT_MAX,
+	       false);
 
 #define KSM_PATCH_STAT(_name, _expr)					\
 static ssize_t _name##_show(struct kobject *kobj,			\
@@ -725,6 +747,7 @@ KSM_PATCH_STAT(patch_faults, atomic_long_read(&ksm_patch_faults));
 KSM_PATCH_STAT(patch_bytes_saved, ksm_patch_saved());
 KSM_PATCH_STAT(patch_tried, READ_ONCE(ksm_patch_tried));
 KSM_PATCH_STAT(patch_rejected, READ_ONCE(ksm_patch_rejected));
+KSM_PATCH_STAT(patch_capped, READ_ONCE(ksm_patch_capped));
 KSM_PATCH_STAT(patch_changed, READ_ONCE(ksm_patch_changed));
 
 static struct attribute *ksm_patch_attrs[] = {
@@ -733,6 +756,7 @@ static struct attribute *ksm_patch_attrs[] = {
 	&patch_hashes_per_key_attr.attr.attr,
 	&patch_candidates_attr.attr.attr,
 	&patch_max_bytes_attr.attr.attr,
+	&patch_references_max_attr.attr.attr,
 	&patch_pages_attr.attr,
 	&patch_bytes_attr.attr,
 	&patch_references_attr.attr,
@@ -741,6 +765,7 @@ static struct attribute *ksm_patch_attrs[] = {
 	&patch_bytes_saved_attr.attr,
 	&patch_tried_attr.attr,
 	&patch_rejected_attr.attr,
+	&patch_capped_attr.attr,
 	&patch_changed_attr.attr,
 	NULL,
 };
@@ -750,22 +775,29 @@ static const struct attribute_group ksm_patch_attr_group = {
 	.name = "ksm",
 };
 
+static int ksm_patch_sysfs_init(struct kobject *kobj)
+{
+	return sysfs_merge_group(kobj, &ksm_patch_attr_group);
+}
+#else
+static int ksm_patch_sysfs_init(struct kobject *kobj)
+{
+	return 0;
+}
+#endif /* CONFIG_SYSFS */
+
 /**
- * ksm_patch_init() - add the patch-tier knobs to /sys/kernel/mm/ksm
+ * ksm_patch_init() - set the defaults, add the knobs to /sys/kernel/mm/ksm
  * @kobj: the kobject that holds the "ksm" group
  *
  * Return: 0 or a negative error.
  */
 int ksm_patch_init(struct kobject *kobj)
 {
-	return sysfs_merge_group(kobj, &ksm_patch_attr_group);
+	ksm_patch_refs_max = min_t(unsigned long, totalram_pages() / 64,
+				   UINT_MAX);
+	return ksm_patch_sysfs_init(kobj);
 }
-#else
-int ksm_patch_init(struct kobject *kobj)
-{
-	return 0;
-}
-#endif /* CONFIG_SYSFS */
 
 #ifdef CONFIG_KSM_PATCH_KUNIT_TEST
 #include "tests/ksm_patch_store_kunit.h"

@@ -62,7 +62,7 @@ static const char * const saved_knobs[] = {
 	"sleep_millisecs", "nru_idle_scans", "nru_cold_scans",
 	"cold_compress_pages", "cold_compress", "patch_hashes",
 	"patch_hashes_per_key", "patch_candidates", "patch_max_bytes",
-	"patch_tier", FAIL_DECODE "verbose", FAIL_DECODE "times",
+	"patch_tier", "patch_references_max", FAIL_DECODE "verbose", FAIL_DECODE "times",
 	FAIL_DECODE "interval", FAIL_DECODE "probability",
 };
 
@@ -547,12 +547,13 @@ static void test_knobs(void)
 		{ "patch_hashes_per_key", { "0", "5", "9", "y" } },
 		{ "patch_candidates", { "0", "9", "-3", "z" } },
 		{ "patch_max_bytes", { "63", "2049", "0", "1e3" } },
+		{ "patch_references_max", { "-1", "4294967296", "x", "1.5" } },
 	};
 	static const char * const counters[] = {
 		"patch_pages", "patch_bytes", "patch_references",
 		"patch_references_unmapped", "patch_faults",
 		"patch_bytes_saved", "patch_tried", "patch_rejected",
-		"patch_changed",
+		"patch_changed", "patch_capped",
 	};
 	bool ok = true;
 	size_t i, j;
@@ -1256,6 +1257,44 @@ static void test_writer(void)
 	scenario_end(&sc);
 }
 
+/*
+ * patch_references_max caps the KSM pages the patches pin: with room for
+ * 16 more, 16 pages are patched against 16 new references and the others,
+ * whose candidates are not pinned yet, are compressed as usual; all read
+ * back intact.
+ */
+static void test_cap(void)
+{
+	long refs, patched, capped, max = knob("patch_references_max");
+	long want = NR_REF * 90 / 100 - 16;
+	struct scenario sc;
+	double start;
+	bool ok;
+
+	/* Random pages: those not patched stay, zswap refuses them. */
+	scenario_setup(&sc, 12, false);
+	capped = knob("patch_capped");
+	knob_set("patch_references_max", sc.before.refs + 16);
+	knob_set("cold_compress", 1);
+	start = now();
+	while (knob("patch_capped") - capped < want && now() - start < TIMEOUT)
+		usleep(50000);
+	/* Let the pushes still in flight finish before counting. */
+	ok = wait_full_scans(2);
+	knob_set("cold_compress", 0);
+	refs = knob("patch_references") - sc.before.refs;
+	patched = knob("patch_pages") - sc.before.pages;
+	capped = knob("patch_capped") - capped;
+	ksft_print_msg("cap: %ld references, %ld patched, %ld capped after %.1fs\n",
+		       refs, patched, capped, now() - start);
+	ok &= refs == 16 && patched >= 16 && patched <= 16 + NR_REF / 20 &&
+	      capped >= want;
+	ok &= !memcmp(sc.copy, sc.s, NR_REF * pagesize);
+	knob_set("patch_references_max", max);
+	ksft_test_result(ok, "patch_references_max caps the pinned KSM pages\n");
+	scenario_end(&sc);
+}
+
 int main(void)
 {
 	char *anchor;
@@ -1271,7 +1310,7 @@ int main(void)
 		ksft_exit_skip("kernel without zswap\n");
 	if (pagesize != 4096)
 		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
-	ksft_set_plan(12);
+	ksft_set_plan(13);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -1315,6 +1354,7 @@ int main(void)
 	test_writeback();
 	test_decode_fail();
 	test_writer();
+	test_cap();
 
 	ksft_finished();
 }

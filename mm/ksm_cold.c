@@ -31,6 +31,7 @@
  *     ksm_thread_mutex (mm/ksm.c)
  *       mmap_lock
  *         page table lock (ksm_nru_test_young)
+ *           xa_lock of a ksm_cold_slot (ksm_cold_zapped)
  *   ksm_mmlist_lock (mm/ksm.c) nests the xa_lock of a ksm_cold_slot.
  *
  * Copyright (C) 2026 KSM++ developers
@@ -51,6 +52,7 @@
 #include <linux/mutex.h>
 #include <linux/page_idle.h>
 #include <linux/swap.h>
+#include <linux/swapops.h>
 #include <linux/sysfs.h>
 #include <linux/xarray.h>
 #include <linux/zswap.h>
@@ -332,6 +334,67 @@ void ksm_cold_prune(struct ksm_cold_slot *cs, unsigned long start,
 		xa_erase(&cs->pages, index);
 	}
 	atomic_long_sub(out, &ksm_cold_out);
+}
+
+/**
+ * ksm_cold_next() - the next address with a page remembered
+ * @cs: cold state of the mm ksmd is scanning, which remembers pages
+ * @from: first address to look at
+ * @end: end of the range, exclusive
+ *
+ * Context: ksmd's page walk, with the page table lock held (lockless).
+ * Return: the address, or @end if none in [@from, @end).
+ */
+unsigned long ksm_cold_next(struct ksm_cold_slot *cs, unsigned long from,
+			    unsigned long end)
+{
+	unsigned long index = from >> PAGE_SHIFT;
+
+	if (from >= end ||
+	    !xa_find(&cs->pages, &index, (end - 1) >> PAGE_SHIFT, XA_PRESENT))
+		return end;
+	return index << PAGE_SHIFT;
+}
+
+/**
+ * ksm_cold_pte_gone() - does @pte show that the page pushed out is gone?
+ * @vma: the area
+ * @addr: the address of a page remembered as pushed out or refused
+ * @pte: its page table entry now
+ *
+ * A pushed page's pte holds its swap entry until it is faulted back (a
+ * refault, which ksm_cold_visit() sees).  None (zapped by MADV_DONTNEED,
+ * say), a pte marker, or a zero or file page mapped in its place mean the
+ * pushed content is gone.
+ *
+ * Return: true if what is remembered of @addr no longer applies.
+ */
+bool ksm_cold_pte_gone(struct vm_area_struct *vma, unsigned long addr,
+		       pte_t pte)
+{
+	struct page *page;
+
+	if (pte_none(pte) || is_pte_marker(pte))
+		return true;
+	if (!pte_present(pte))
+		return false;
+	page = vm_normal_page(vma, addr, pte);
+	return !page || !folio_test_anon(page_folio(page));
+}
+
+/**
+ * ksm_cold_zapped() - forget a page that is not pushed out any more
+ * @cs: cold state of the mm ksmd is scanning, which remembers pages
+ * @addr: the address, where ksm_cold_pte_gone() found the page gone
+ *
+ * Context: ksmd's page walk, with the page table lock held.
+ */
+void ksm_cold_zapped(struct ksm_cold_slot *cs, unsigned long addr)
+{
+	void *old = xa_erase(&cs->pages, addr >> PAGE_SHIFT);
+
+	if (old && !(xa_to_value(old) & KSM_COLD_POOR))
+		atomic_long_dec(&ksm_cold_out);
 }
 
 /*

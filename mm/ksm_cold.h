@@ -103,6 +103,24 @@ void ksm_cold_forget(void);
 void ksm_cold_slot_destroy(struct ksm_cold_slot *cs);
 void ksm_cold_prune(struct ksm_cold_slot *cs, unsigned long start,
 		    unsigned long end);
+unsigned long ksm_cold_next(struct ksm_cold_slot *cs, unsigned long from,
+			    unsigned long end);
+bool ksm_cold_pte_gone(struct vm_area_struct *vma, unsigned long addr,
+		       pte_t pte);
+void ksm_cold_zapped(struct ksm_cold_slot *cs, unsigned long addr);
+
+/**
+ * ksm_cold_remembers() - does ksmd remember pages of this mm?
+ * @cs: cold state of an mm
+ *
+ * Return: @cs if it remembers pages pushed out or refused, else NULL.
+ */
+static inline struct ksm_cold_slot *
+ksm_cold_remembers(struct ksm_cold_slot *cs)
+{
+	return cs->ready && !xa_empty(&cs->pages) ? cs : NULL;
+}
+
 int ksm_cold_init(struct kobject *kobj);
 
 /* mm/ksm.c: free the cold state of every mm_slot (tier turned off). */

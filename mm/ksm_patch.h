@@ -25,6 +25,8 @@ int ksm_patch_zswap_load(struct ksm_patch_ref *ref, const u8 *src,
 			 unsigned int len, struct folio *folio);
 void ksm_patch_zswap_free(struct ksm_patch_ref *ref, unsigned int len);
 int ksm_patch_init(struct kobject *kobj);
+/* mm/zswap.c: rebuild every patched page (KSM's run=2). */
+int zswap_ksm_unpatch_all(void);
 #else
 static inline void ksm_patch_index(struct folio *kfolio)
 {
@@ -65,6 +67,11 @@ static inline void ksm_patch_zswap_free(struct ksm_patch_ref *ref,
 }
 
 static inline int ksm_patch_init(struct kobject *kobj)
+{
+	return 0;
+}
+
+static inline int zswap_ksm_unpatch_all(void)
 {
 	return 0;
 }

@@ -1295,6 +1295,32 @@ static void test_cap(void)
 	scenario_end(&sc);
 }
 
+/*
+ * run=2 unmerges everything: no KSM page may stay behind, not even as a
+ * patch reference.  Patched pages are rebuilt, their references go, and
+ * the pages read back intact; then KSM runs again.
+ */
+static void test_unmerge(void)
+{
+	struct scenario sc;
+	bool ok;
+
+	scenario_setup(&sc, 13, false);
+	ok = push_and_check("before run=2", sc.s, NR_REF, &sc.before, 90);
+	knob_set("cold_compress", 0);
+	knob_set("run", 2);
+	ksft_print_msg("run=2: patch_pages %ld -> %ld, references %ld -> %ld, pages_shared %ld\n",
+		       sc.before.pages, knob("patch_pages"), sc.before.refs,
+		       knob("patch_references"), knob("pages_shared"));
+	ok &= knob("patch_pages") == sc.before.pages &&
+	      knob("patch_references") == sc.before.refs &&
+	      knob("pages_shared") == 0;
+	ok &= !memcmp(sc.copy, sc.s, NR_REF * pagesize);
+	knob_set("run", 1);
+	ksft_test_result(ok, "run=2 rebuilds patched pages and drops every reference\n");
+	scenario_end(&sc);
+}
+
 int main(void)
 {
 	char *anchor;
@@ -1310,7 +1336,7 @@ int main(void)
 		ksft_exit_skip("kernel without zswap\n");
 	if (pagesize != 4096)
 		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
-	ksft_set_plan(13);
+	ksft_set_plan(14);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -1355,6 +1381,7 @@ int main(void)
 	test_decode_fail();
 	test_writer();
 	test_cap();
+	test_unmerge();
 
 	ksft_finished();
 }

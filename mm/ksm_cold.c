@@ -240,6 +240,12 @@ static bool ksm_cold_poor_expired(unsigned long value, u32 seq)
  * Per-mm memory of pushed and refused pages
  */
 
+/* Is @entry of a ksm_cold_slot a page pushed out (counted in cold_out)? */
+static bool ksm_cold_entry_out(void *entry)
+{
+	return entry && !(xa_to_value(entry) & KSM_COLD_POOR);
+}
+
 static int ksm_cold_record(struct ksm_cold_slot *cs, unsigned long addr,
 			   unsigned long value, bool *replaced_out)
 {
@@ -253,7 +259,7 @@ static int ksm_cold_record(struct ksm_cold_slot *cs, unsigned long addr,
 		       GFP_KERNEL);
 	if (xa_is_err(old))
 		return xa_err(old);
-	*replaced_out = old && !(xa_to_value(old) & KSM_COLD_POOR);
+	*replaced_out = ksm_cold_entry_out(old);
 	return 0;
 }
 
@@ -287,7 +293,7 @@ static unsigned long __ksm_cold_slot_destroy(struct ksm_cold_slot *cs)
 	if (!cs->ready)
 		return 0;
 	xa_for_each(&cs->pages, index, entry)
-		if (!(xa_to_value(entry) & KSM_COLD_POOR))
+		if (ksm_cold_entry_out(entry))
 			out++;
 	xa_destroy(&cs->pages);
 	cs->ready = false;
@@ -325,11 +331,11 @@ void ksm_cold_prune(struct ksm_cold_slot *cs, unsigned long start,
 	unsigned long index, last, out = 0;
 	void *entry;
 
-	if (!cs->ready || xa_empty(&cs->pages) || (end && end <= start))
+	if (!ksm_cold_remembers(cs) || (end && end <= start))
 		return;
 	last = end ? (end - 1) >> PAGE_SHIFT : ULONG_MAX;
 	xa_for_each_range(&cs->pages, index, entry, start >> PAGE_SHIFT, last) {
-		if (!(xa_to_value(entry) & KSM_COLD_POOR))
+		if (ksm_cold_entry_out(entry))
 			out++;
 		xa_erase(&cs->pages, index);
 	}
@@ -391,9 +397,7 @@ bool ksm_cold_pte_gone(struct vm_area_struct *vma, unsigned long addr,
  */
 void ksm_cold_zapped(struct ksm_cold_slot *cs, unsigned long addr)
 {
-	void *old = xa_erase(&cs->pages, addr >> PAGE_SHIFT);
-
-	if (old && !(xa_to_value(old) & KSM_COLD_POOR))
+	if (ksm_cold_entry_out(xa_erase(&cs->pages, addr >> PAGE_SHIFT)))
 		atomic_long_dec(&ksm_cold_out);
 }
 

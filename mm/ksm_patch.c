@@ -26,12 +26,16 @@
  * checked that the unmapped page still has the content of the copy; the
  * patch belongs to ksmd and that folio, so no other task's zswap_store()
  * can take it.  The zswap entry holds a reference (struct ksm_patch_ref)
- * that pins the KSM page, so that the patch can be decoded after every
- * mapper of the KSM page is gone; a pinned page cannot migrate, so
- * patch_references_max caps how many are pinned.  On swap-in or
- * writeback, zswap rebuilds the page from the patch; a patch that fails
- * its checks is an I/O error and its entry stays, so every access gets
- * SIGBUS and never other content; freeing the entry drops the pin.
+ * on the KSM page, so that the patch can be decoded after every mapper of
+ * the KSM page is gone.  That reference does not pin the page: migration
+ * (compaction, migrate_pages(), memory offline) counts it as expected,
+ * like the swap cache's, and moves it to the new page as the page's
+ * stable node moves (ksm_patch_migrate()).  A page kept only for patches
+ * costs a page, so patch_references_max caps how many KSM pages serve as
+ * references.  On swap-in or writeback, zswap rebuilds the page from the
+ * patch; a patch that fails its checks is an I/O error and its entry
+ * stays, so every access gets SIGBUS and never other content; freeing the
+ * last entry drops the reference.
  * Swapoff, process exit and memory cgroup accounting are zswap's own: the
  * patch is what the entry stores.
  *
@@ -41,7 +45,11 @@
  *       folio lock (reclaim_pages() -> zswap_store())
  *         acomp_ctx->mutex (zswap_compress(): ksm_patch_zswap_store())
  *   swap cluster lock / zswap tree (zswap_invalidate())
- *     xa_lock of ksm_patch_refs
+ *     ksm_patch_refs_lock (never under an LRU lock or with irqs off)
+ *   zsmalloc mapping of the patch (zswap_decompress())
+ *     ksm_patch_refs_lock
+ *   folio locks of a migration (folio_migrate_ksm())
+ *     ksm_patch_refs_lock
  *
  * Copyright (C) 2026 KSM++ developers
  */
@@ -56,14 +64,15 @@
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/rbtree.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 #include <linux/vmalloc.h>
-#include <linux/xarray.h>
 #include <linux/xxhash.h>
 
+#include "internal.h"
 #include "ksm_patch.h"
 #include "ksm_patch_codec.h"
 
@@ -81,8 +90,8 @@ static unsigned int ksm_patch_hashes_per_key = 1;
 static unsigned int ksm_patch_candidates = 2;
 static unsigned int ksm_patch_max_bytes = 2048;
 /*
- * KSM pages the patches may pin at most: a pinned page cannot be migrated
- * and stays in memory after its mappers are gone.  Set to 1/64 of RAM by
+ * KSM pages that may serve as references at most: one that every mapper
+ * left stays in memory for its patches.  Set to 1/64 of RAM by
  * ksm_patch_init().
  */
 static unsigned int ksm_patch_refs_max;
@@ -163,18 +172,24 @@ static bool ksm_patch_should_fail_decode(void)
 #endif /* CONFIG_KSM_PATCH_FAULT_INJECTION */
 
 /**
- * struct ksm_patch_ref - a KSM page pinned by patches
- * @folio: the page, referenced
- * @pfn: its pfn, the key in ksm_patch_refs
+ * struct ksm_patch_ref - a KSM page that patches are decoded against
+ * @node: in ksm_patch_refs, sorted by @pfn
+ * @folio: the page, referenced once for all its users
+ * @pfn: its pfn
  * @users: zswap entries (and the pending patch) that use it
+ *
+ * When the page migrates, @folio and @pfn follow it (ksm_patch_migrate());
+ * both are read and changed under ksm_patch_refs_lock only.
  */
 struct ksm_patch_ref {
+	struct rb_node node;
 	struct folio *folio;
 	unsigned long pfn;
 	refcount_t users;
 };
 
-static DEFINE_XARRAY(ksm_patch_refs);
+static struct rb_root ksm_patch_refs = RB_ROOT;
+static DEFINE_SPINLOCK(ksm_patch_refs_lock);
 
 /* Statistics */
 static atomic_long_t ksm_patch_pages = ATOMIC_LONG_INIT(0);
@@ -186,48 +201,201 @@ static unsigned long ksm_patch_rejected;
 static unsigned long ksm_patch_capped;
 static unsigned long ksm_patch_changed;
 
+/* The reference with the lowest pfn >= @pfn; under ksm_patch_refs_lock. */
+static struct ksm_patch_ref *ksm_patch_ref_from(unsigned long pfn)
+{
+	struct rb_node *node = ksm_patch_refs.rb_node;
+	struct ksm_patch_ref *found = NULL;
+
+	while (node) {
+		struct ksm_patch_ref *ref = rb_entry(node, struct ksm_patch_ref,
+						     node);
+
+		if (ref->pfn >= pfn) {
+			found = ref;
+			node = node->rb_left;
+		} else {
+			node = node->rb_right;
+		}
+	}
+	return found;
+}
+
+/* The reference to @folio, if any; under ksm_patch_refs_lock. */
+static struct ksm_patch_ref *ksm_patch_ref_find(struct folio *folio)
+{
+	struct ksm_patch_ref *ref = ksm_patch_ref_from(folio_pfn(folio));
+
+	return ref && ref->folio == folio ? ref : NULL;
+}
+
+static bool ksm_patch_ref_less(struct rb_node *a, const struct rb_node *b)
+{
+	return rb_entry(a, struct ksm_patch_ref, node)->pfn <
+	       rb_entry(b, struct ksm_patch_ref, node)->pfn;
+}
+
+/*
+ * Take a reference on the folio of a reference.  Migration of a KSM page
+ * in the swap cache freezes its refcount at what it expects, the tier's
+ * reference included (ksm_patch_folio_refs()), and sets it again when
+ * done: a reference taken or dropped meanwhile would be lost.  So wait
+ * for the count to thaw; the tier's own reference keeps it above zero
+ * otherwise.
+ */
+static void ksm_patch_folio_get(struct folio *folio)
+{
+	while (!folio_try_get(folio))
+		cpu_relax();
+}
+
+/* Drop the tier's reference on @folio, not while its count is frozen. */
+static void ksm_patch_folio_put(struct folio *folio)
+{
+	/* With one more taken, no freeze can succeed before both go. */
+	ksm_patch_folio_get(folio);
+	folio_put_refs(folio, 2);
+}
+
 static struct ksm_patch_ref *ksm_patch_ref_get(struct folio *kfolio)
 {
-	unsigned long pfn = folio_pfn(kfolio);
-	struct ksm_patch_ref *ref, *old;
+	struct ksm_patch_ref *ref, *new;
 
-	xa_lock(&ksm_patch_refs);
-	ref = xa_load(&ksm_patch_refs, pfn);
+	spin_lock(&ksm_patch_refs_lock);
+	ref = ksm_patch_ref_find(kfolio);
 	if (ref)
 		refcount_inc(&ref->users);
-	xa_unlock(&ksm_patch_refs);
+	spin_unlock(&ksm_patch_refs_lock);
 	if (ref)
 		return ref;
 
-	ref = kmalloc(sizeof(*ref), GFP_KERNEL);
-	if (!ref)
+	new = kmalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
 		return NULL;
-	folio_get(kfolio);
-	ref->folio = kfolio;
-	ref->pfn = pfn;
-	refcount_set(&ref->users, 1);
-	/* Only ksmd adds references: nobody else can have added this one. */
-	old = xa_store(&ksm_patch_refs, pfn, ref, GFP_KERNEL);
-	if (WARN_ON_ONCE(old) || xa_is_err(old)) {
-		if (!xa_is_err(old))
-			xa_store(&ksm_patch_refs, pfn, old, GFP_KERNEL);
-		folio_put(kfolio);
-		kfree(ref);
+	spin_lock(&ksm_patch_refs_lock);
+	/*
+	 * Only ksmd adds references, but the page may have migrated since
+	 * ksmd found it: the old folio has no stable node any more, cleared
+	 * before ksm_patch_migrate() takes this lock and moves references.
+	 */
+	if (folio_test_ksm(kfolio) && !folio_raw_mapping(kfolio)) {
+		spin_unlock(&ksm_patch_refs_lock);
+		kfree(new);
 		return NULL;
 	}
+	/* Or a migration moved a reference onto it (a reused pfn). */
+	ref = ksm_patch_ref_find(kfolio);
+	if (ref) {
+		refcount_inc(&ref->users);
+		spin_unlock(&ksm_patch_refs_lock);
+		kfree(new);
+		return ref;
+	}
+	/* The caller's reference keeps the count from being frozen. */
+	folio_get(kfolio);
+	new->folio = kfolio;
+	new->pfn = folio_pfn(kfolio);
+	refcount_set(&new->users, 1);
+	rb_add(&new->node, &ksm_patch_refs, ksm_patch_ref_less);
 	atomic_long_inc(&ksm_patch_nr_refs);
-	return ref;
+	spin_unlock(&ksm_patch_refs_lock);
+	return new;
 }
 
 static void ksm_patch_ref_put(struct ksm_patch_ref *ref)
 {
-	if (!refcount_dec_and_lock(&ref->users, &ksm_patch_refs.xa_lock))
+	struct folio *folio;
+
+	if (!refcount_dec_and_lock(&ref->users, &ksm_patch_refs_lock))
 		return;
-	__xa_erase(&ksm_patch_refs, ref->pfn);
-	xa_unlock(&ksm_patch_refs);
+	rb_erase(&ref->node, &ksm_patch_refs);
+	folio = ref->folio;
 	atomic_long_dec(&ksm_patch_nr_refs);
-	folio_put(ref->folio);
+	spin_unlock(&ksm_patch_refs_lock);
+	ksm_patch_folio_put(folio);
 	kfree(ref);
+}
+
+/* The reference's folio, referenced: wherever the page migrated to. */
+static struct folio *ksm_patch_ref_folio(struct ksm_patch_ref *ref)
+{
+	struct folio *folio;
+
+	spin_lock(&ksm_patch_refs_lock);
+	folio = ref->folio;
+	ksm_patch_folio_get(folio);
+	spin_unlock(&ksm_patch_refs_lock);
+	return folio;
+}
+
+/**
+ * ksm_patch_folio_refs() - references the patch tier holds on a folio
+ * @folio: a folio being migrated, locked
+ *
+ * Migration counts these as expected references, like the swap cache's:
+ * ksm_patch_migrate() moves them to the new folio.
+ *
+ * Return: 1 if @folio is a KSM page patches are decoded against, else 0.
+ */
+int ksm_patch_folio_refs(struct folio *folio)
+{
+	int refs;
+
+	if (!folio_test_ksm(folio) || !atomic_long_read(&ksm_patch_nr_refs))
+		return 0;
+	spin_lock(&ksm_patch_refs_lock);
+	refs = !!ksm_patch_ref_find(folio);
+	spin_unlock(&ksm_patch_refs_lock);
+	return refs;
+}
+
+/**
+ * ksm_patch_maybe_ref() - may the patch tier hold a reference on a folio?
+ * @folio: a folio, referenced by the caller
+ *
+ * For compaction's racy check for pinned pages, which may run under the
+ * LRU lock: no lock taken, and a yes may be wrong (migration then checks).
+ *
+ * Return: true if @folio is a KSM page and the tier holds references.
+ */
+bool ksm_patch_maybe_ref(struct folio *folio)
+{
+	return folio_test_ksm(folio) &&
+	       atomic_long_read(&ksm_patch_nr_refs) > 0;
+}
+
+/**
+ * ksm_patch_migrate() - a KSM page that patches use has migrated
+ * @newfolio: the page's new folio, locked
+ * @folio: the old folio, locked, its stable node already moved
+ *
+ * The tier's reference moves to @newfolio: patches are decoded against
+ * the new page, and the old one is freed when migration drops it.  Not to
+ * device memory (device-private migration does not count the reference):
+ * there the reference stays on the old folio, which stays valid.
+ *
+ * Context: folio_migrate_ksm(), from migration, after the refcount was
+ * thawed; no spinlock held.
+ */
+void ksm_patch_migrate(struct folio *newfolio, struct folio *folio)
+{
+	struct ksm_patch_ref *ref;
+
+	if (folio_is_zone_device(newfolio))
+		return;
+	spin_lock(&ksm_patch_refs_lock);
+	ref = ksm_patch_ref_find(folio);
+	if (ref) {
+		rb_erase(&ref->node, &ksm_patch_refs);
+		folio_get(newfolio);
+		ref->folio = newfolio;
+		ref->pfn = folio_pfn(newfolio);
+		rb_add(&ref->node, &ksm_patch_refs, ksm_patch_ref_less);
+	}
+	spin_unlock(&ksm_patch_refs_lock);
+	/* Migration holds a reference of its own: this never frees it. */
+	if (ref)
+		ksm_patch_folio_put(folio);
 }
 
 /* The KSM folio at @pfn, referenced, if it still is one. */
@@ -401,14 +569,15 @@ void ksm_patch_prepare(struct folio *folio)
 		struct folio *kfolio;
 		int len;
 
-		/* At the cap, only pages pinned already serve. */
-		if (full && !xa_load(&ksm_patch_refs, pfns[i])) {
-			capped = true;
-			continue;
-		}
 		kfolio = ksm_patch_get_ksm_folio(pfns[i]);
 		if (!kfolio)
 			continue;
+		/* At the cap, only pages referenced already serve. */
+		if (full && !ksm_patch_folio_refs(kfolio)) {
+			folio_put(kfolio);
+			capped = true;
+			continue;
+		}
 		len = ksm_patch_try(w, kfolio, max);
 		WRITE_ONCE(ksm_patch_tried, ksm_patch_tried + 1);
 		if (len < 0) {
@@ -463,7 +632,7 @@ void ksm_patch_finish(void)
  * copy the patch rebuilds: it was mapped, and maybe written, until
  * reclaim unmapped it.
  *
- * Return: the patch's length, with *@ref set and pinned for the entry
+ * Return: the patch's length, with *@ref set and held for the entry
  * until ksm_patch_zswap_free(); 0 to compress the folio as usual.
  */
 unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
@@ -516,11 +685,12 @@ unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
 int ksm_patch_zswap_load(struct ksm_patch_ref *ref, const u8 *src,
 			 unsigned int len, struct folio *folio)
 {
+	struct folio *kfolio = ksm_patch_ref_folio(ref);
 	void *dst, *base;
 	int err;
 
 	dst = kmap_local_folio(folio, 0);
-	base = kmap_local_folio(ref->folio, 0);
+	base = kmap_local_folio(kfolio, 0);
 	err = ksm_patch_decode(src, len, base, dst);
 	kunmap_local(base);
 	kunmap_local(dst);
@@ -529,7 +699,8 @@ int ksm_patch_zswap_load(struct ksm_patch_ref *ref, const u8 *src,
 	atomic_long_inc(&ksm_patch_faults);
 	if (err)
 		pr_err_ratelimited("patch of %u bytes against pfn %#lx rejected (%d)\n",
-				   len, ref->pfn, err);
+				   len, folio_pfn(kfolio), err);
+	folio_put(kfolio);
 	return err;
 }
 
@@ -702,27 +873,33 @@ KSM_PATCH_ATTR_RO(_name)
 
 /*
  * References that no process maps any more: each is a page kept only for
- * the patches against it.  A walk of the pinned references, dropping the
+ * the patches against it.  A walk of the references, dropping the
  * lock every 1024 of them.
  */
 static unsigned long ksm_patch_unmapped_refs(void)
 {
-	XA_STATE(xas, &ksm_patch_refs, 0);
+	unsigned long n = 0, seen = 0, pfn;
 	struct ksm_patch_ref *ref;
-	unsigned long n = 0, seen = 0;
+	struct rb_node *node;
 
-	xas_lock(&xas);
-	xas_for_each(&xas, ref, ULONG_MAX) {
+	spin_lock(&ksm_patch_refs_lock);
+	node = rb_first(&ksm_patch_refs);
+	while (node) {
+		ref = rb_entry(node, struct ksm_patch_ref, node);
 		if (!folio_mapped(ref->folio))
 			n++;
-		if (++seen % 1024)
+		node = rb_next(node);
+		if (!node || ++seen % 1024)
 			continue;
-		xas_pause(&xas);
-		xas_unlock(&xas);
+		/* Go on after this pfn: references may move while unlocked. */
+		pfn = ref->pfn;
+		spin_unlock(&ksm_patch_refs_lock);
 		cond_resched();
-		xas_lock(&xas);
+		spin_lock(&ksm_patch_refs_lock);
+		ref = ksm_patch_ref_from(pfn + 1);
+		node = ref ? &ref->node : NULL;
 	}
-	xas_unlock(&xas);
+	spin_unlock(&ksm_patch_refs_lock);
 	return n;
 }
 

@@ -27,6 +27,10 @@ void ksm_patch_zswap_free(struct ksm_patch_ref *ref, unsigned int len);
 int ksm_patch_init(struct kobject *kobj);
 /* mm/zswap.c: rebuild every patched page (KSM's run=2). */
 int zswap_ksm_unpatch_all(void);
+/* Migration of KSM pages that patches are decoded against. */
+int ksm_patch_folio_refs(struct folio *folio);
+bool ksm_patch_maybe_ref(struct folio *folio);
+void ksm_patch_migrate(struct folio *newfolio, struct folio *folio);
 #else
 static inline void ksm_patch_index(struct folio *kfolio)
 {
@@ -74,6 +78,21 @@ static inline int ksm_patch_init(struct kobject *kobj)
 static inline int zswap_ksm_unpatch_all(void)
 {
 	return 0;
+}
+
+static inline int ksm_patch_folio_refs(struct folio *folio)
+{
+	return 0;
+}
+
+static inline bool ksm_patch_maybe_ref(struct folio *folio)
+{
+	return false;
+}
+
+static inline void ksm_patch_migrate(struct folio *newfolio,
+				     struct folio *folio)
+{
 }
 #endif /* CONFIG_KSM_PATCH */
 

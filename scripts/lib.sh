@@ -64,6 +64,14 @@ BUILD_PKGS="linux-source-6.12 build-essential flex bison bc libelf-dev
 BOOT_PKGS="qemu-system-x86 busybox-static"
 TEST_PKGS="libnuma-dev libcap-dev python3-ply python3-git clang libclang-rt-14-dev"
 
+# The test guest (boot.sh options): two NUMA nodes of 1 GiB, and a 256 MiB
+# DIMM on node 1 that the test kernel onlines movable, for memory offline.
+TEST_GUEST_ARGS=(-m 2048,slots=2,maxmem=3G -c 2,sockets=2,cores=1,threads=1
+	-q -object -q memory-backend-ram,id=m0,size=1G -q -numa -q node,memdev=m0,cpus=0
+	-q -object -q memory-backend-ram,id=m1,size=1G -q -numa -q node,memdev=m1,cpus=1
+	-q -object -q memory-backend-ram,id=hp0,size=256M
+	-q -device -q pc-dimm,id=dimm0,memdev=hp0,node=1)
+
 # What counts as a kernel splat in a console log (grep -E).
 SPLAT_RE='WARNING:|BUG:|Oops|general protection fault|kernel BUG|possible recursive locking|circular locking dependency|inconsistent lock state|suspicious RCU usage|KASAN:|KFENCE:|UBSAN:|list_add corruption|list_del corruption|Call Trace:|INFO: task .* blocked'
 

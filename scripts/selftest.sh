@@ -34,10 +34,8 @@ make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" \
 	KHDR_INCLUDES="-isystem $B/obj-test/usr/include" \
 	$(for b in $bins; do echo "$ST/$b"; done) || die "selftests build failed"
 
-numa=(-q "-object" -q "memory-backend-ram,id=m0,size=1G" -q "-numa" -q "node,memdev=m0,cpus=0"
-      -q "-object" -q "memory-backend-ram,id=m1,size=1G" -q "-numa" -q "node,memdev=m1,cpus=1")
 log "booting the test kernel for $(wc -l <"$list") selftest line(s)"
-"$REPO/scripts/boot.sh" -f test -m 2048 -c 2,sockets=2,cores=1,threads=1 -t 1500 -o "$out" "${numa[@]}" -- \
+"$REPO/scripts/boot.sh" -f test "${TEST_GUEST_ARGS[@]}" -t 1500 -o "$out" -- \
 	"$REPO/scripts/guest-selftests.sh" "$ST" "$list" || die "boot failed (see $out/console.log)"
 rc=0
 grep -q '^FAIL' "$out/selftests/results" && rc=1

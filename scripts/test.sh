@@ -168,9 +168,7 @@ run=$T/run
 rm -rf "$run"
 mkdir -p "$run"
 log "booting the test kernel: KUnit at boot, then the selftests"
-numa=(-q "-object" -q "memory-backend-ram,id=m0,size=1G" -q "-numa" -q "node,memdev=m0,cpus=0"
-      -q "-object" -q "memory-backend-ram,id=m1,size=1G" -q "-numa" -q "node,memdev=m1,cpus=1")
-"$REPO/scripts/boot.sh" -f test -m 2048 -c 2,sockets=2,cores=1,threads=1 -t 1500 -o "$run" "${numa[@]}" -- \
+"$REPO/scripts/boot.sh" -f test "${TEST_GUEST_ARGS[@]}" -t 1500 -o "$run" -- \
 	"$REPO/scripts/guest-selftests.sh" "$ST" "$REPO/scripts/selftests.list" >"$T/boot.log" 2>&1
 brc=$?
 [ $brc = 0 ] || { fail "boot: test kernel ran the selftests (status $brc)"; tail -n 40 "$T/boot.log"; }

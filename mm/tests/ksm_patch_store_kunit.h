@@ -3,7 +3,9 @@
  * KUnit tests of the patch tier's path from ksmd to zswap: a page that is
  * written while ksmd encodes it still gets a patch that rebuilds the bytes
  * its checksum covers, and a pending patch is taken only by the task that
- * prepared it.  Included at the end of mm/ksm_patch.c.
+ * prepared it; a reference follows its page when the page migrates, and
+ * is never taken or dropped while migration has the refcount frozen.
+ * Included at the end of mm/ksm_patch.c.
  *
  * The pages are ordinary pages, not KSM pages: the functions tested do
  * not care, and the index is not used.
@@ -230,12 +232,151 @@ static void ksm_patch_test_pending_owner(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&ksm_patch_pages), pages);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&ksm_patch_bytes), bytes);
-	KUNIT_EXPECT_NULL(test, xa_load(&ksm_patch_refs, folio_pfn(t->ref)));
+	spin_lock(&ksm_patch_refs_lock);
+	KUNIT_EXPECT_NULL(test, ksm_patch_ref_find(t->ref));
+	spin_unlock(&ksm_patch_refs_lock);
+}
+
+/*
+ * A reference follows its page when the page migrates: the tier's folio
+ * reference moves from the old folio to the new one, patches decode
+ * against the new one, and freeing the last patch drops the new one.
+ */
+static void ksm_patch_test_migrate(struct kunit *test)
+{
+	struct ksm_patch_skt *t = skt_init(test);
+	struct folio *moved = folio_alloc(GFP_KERNEL, 0);
+	struct ksm_patch_ref *ref;
+	int old_refs, new_refs;
+	unsigned int len;
+
+	KUNIT_ASSERT_NOT_NULL(test, moved);
+	ksm_patch_snapshot(t->w, t->live);
+	len = ksm_patch_try(t->w, t->ref, KSM_PATCH_BUF_SIZE);
+	KUNIT_ASSERT_GT(test, (int)len, 0);
+	memcpy(t->dst, t->w->trial, len);
+
+	ref = ksm_patch_ref_get(t->ref);
+	KUNIT_ASSERT_NOT_NULL(test, ref);
+	old_refs = folio_ref_count(t->ref);
+	new_refs = folio_ref_count(moved);
+	/* What migration does: copy, then folio_migrate_ksm(). */
+	folio_copy(moved, t->ref);
+	ksm_patch_migrate(moved, t->ref);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(t->ref), old_refs - 1);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(moved), new_refs + 1);
+	spin_lock(&ksm_patch_refs_lock);
+	KUNIT_EXPECT_NULL(test, ksm_patch_ref_find(t->ref));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_patch_ref_find(moved), ref);
+	spin_unlock(&ksm_patch_refs_lock);
+
+	/* The old page is gone for the tier: decode against the new one. */
+	memset(folio_address(t->ref), 0, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, ksm_patch_zswap_load(ref, t->dst, len, t->out),
+			0);
+	KUNIT_EXPECT_EQ(test, memcmp(folio_address(t->out), t->w->snap,
+				     PAGE_SIZE), 0);
+	atomic_long_dec(&ksm_patch_faults);
+	/* A page the tier holds no reference on is not touched. */
+	ksm_patch_migrate(t->ref, t->out);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(t->ref), old_refs - 1);
+
+	ksm_patch_ref_put(ref);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(moved), new_refs);
+	folio_put(moved);
+}
+
+/* Make @folio look like a KSM page with stable node @node (or none). */
+static void skt_fake_ksm(struct folio *folio, void *node)
+{
+	folio->mapping = (void *)((unsigned long)node | PAGE_MAPPING_KSM);
+}
+
+/*
+ * Migration counts the tier's reference on a KSM page, moves it to the
+ * new folio, and the old folio (its stable node gone) gets no new one.
+ */
+static void ksm_patch_test_stable_node(struct kunit *test)
+{
+	struct ksm_patch_skt *t = skt_init(test);
+	struct folio *moved = folio_alloc(GFP_KERNEL, 0);
+	static unsigned long node;
+	struct ksm_patch_ref *ref, *again;
+
+	KUNIT_ASSERT_NOT_NULL(test, moved);
+	skt_fake_ksm(t->ref, &node);
+	ref = ksm_patch_ref_get(t->ref);
+	KUNIT_EXPECT_NOT_NULL(test, ref);
+	KUNIT_EXPECT_EQ(test, ksm_patch_folio_refs(t->ref), 1);
+	KUNIT_EXPECT_EQ(test, ksm_patch_folio_refs(moved), 0);
+	if (ref) {
+		/* As folio_migrate_ksm() does it. */
+		skt_fake_ksm(moved, &node);
+		skt_fake_ksm(t->ref, NULL);
+		ksm_patch_migrate(moved, t->ref);
+		KUNIT_EXPECT_EQ(test, ksm_patch_folio_refs(t->ref), 0);
+		KUNIT_EXPECT_EQ(test, ksm_patch_folio_refs(moved), 1);
+		KUNIT_EXPECT_NULL(test, ksm_patch_ref_get(t->ref));
+		again = ksm_patch_ref_get(moved);
+		KUNIT_EXPECT_PTR_EQ(test, again, ref);
+		if (again)
+			ksm_patch_ref_put(again);
+		ksm_patch_ref_put(ref);
+	}
+	KUNIT_EXPECT_EQ(test, ksm_patch_folio_refs(moved), 0);
+	moved->mapping = NULL;
+	t->ref->mapping = NULL;
+	folio_put(moved);
+}
+
+static int skt_put(void *data)
+{
+	struct ksm_patch_skt *t = data;
+
+	ksm_patch_ref_put(t->other_ref);
+	complete(&t->done);
+	return 0;
+}
+
+/*
+ * Migration of a page in the swap cache freezes its refcount, the tier's
+ * reference counted in: the tier waits for the thaw to drop it, so the
+ * count migration sets back stays exact.
+ */
+static void ksm_patch_test_frozen(struct kunit *test)
+{
+	struct ksm_patch_skt *t = skt_init(test);
+	struct task_struct *other;
+	int count;
+
+	/* The put spins until the thaw: on one CPU nothing would thaw it. */
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two CPUs");
+	t->other_ref = ksm_patch_ref_get(t->ref);
+	KUNIT_ASSERT_NOT_NULL(test, t->other_ref);
+	count = folio_ref_count(t->ref);
+	KUNIT_ASSERT_TRUE(test, folio_ref_freeze(t->ref, count));
+	other = kthread_run(skt_put, t, "ksm_patch_kunit");
+	if (IS_ERR(other)) {
+		folio_ref_unfreeze(t->ref, count);
+		ksm_patch_ref_put(t->other_ref);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(other));
+		return;
+	}
+	msleep(50);
+	KUNIT_EXPECT_FALSE(test, completion_done(&t->done));
+	KUNIT_EXPECT_EQ(test, folio_ref_count(t->ref), 0);
+	folio_ref_unfreeze(t->ref, count);
+	wait_for_completion(&t->done);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(t->ref), count - 1);
 }
 
 static struct kunit_case ksm_patch_store_test_cases[] = {
 	KUNIT_CASE(ksm_patch_test_live_page),
 	KUNIT_CASE(ksm_patch_test_pending_owner),
+	KUNIT_CASE(ksm_patch_test_migrate),
+	KUNIT_CASE(ksm_patch_test_stable_node),
+	KUNIT_CASE(ksm_patch_test_frozen),
 	{}
 };
 

@@ -15,6 +15,7 @@
  * Copyright (C) 2026 KSM++ developers
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -31,8 +32,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/loop.h>
+#include <linux/mempolicy.h>
 
 #include "../kselftest.h"
 #include "vm_util.h"
@@ -42,6 +45,7 @@
 #define CG_WRITEBACK	"/sys/fs/cgroup/memory.zswap.writeback"
 #define CG_DIR		"/sys/fs/cgroup/ksm_patch_tests"
 #define FAIL_DECODE	"/sys/kernel/debug/fail_ksm_patch_decode/"
+#define MEM_DIR		"/sys/devices/system/memory/"
 #define NR_REF		256	/* reference pages (each merged from two) */
 #define SWAP_MB		64
 #define TIMEOUT		120	/* seconds */
@@ -670,7 +674,7 @@ static void test_shifted(void)
 
 /*
  * The references belong to a child that exits while the patches remain:
- * the patches pin the KSM pages, and the pages still read back.
+ * the patches keep the KSM pages, and the pages still read back.
  */
 static void test_mappers_exit(void)
 {
@@ -722,11 +726,11 @@ static void test_mappers_exit(void)
 	ok &= wait_full_scans(3);
 	refs_after = knob("patch_references") - t.refs;
 	/*
-	 * The pinned pages no process maps are a cost of the patches: here
+	 * The kept pages no process maps are a cost of the patches: here
 	 * each reference serves one patch, so nothing is saved any more.
 	 */
 	ok &= saved_as_counted(&unmapped, &saved);
-	ksft_print_msg("child gone: %ld references still pinned, %ld unmapped, pages_shared %ld\n",
+	ksft_print_msg("child gone: %ld references still kept, %ld unmapped, pages_shared %ld\n",
 		       refs_after, unmapped, knob("pages_shared"));
 	ksft_print_msg("child gone: patch_bytes_saved %ld\n", saved);
 	ok &= refs_after > 0 && unmapped - t.unmapped == refs_after;
@@ -742,7 +746,7 @@ static void test_mappers_exit(void)
 
 /*
  * Swapoff brings every patched page back through zswap: the pages read
- * back intact and the patches and their pins are gone.
+ * back intact and the patches and their references are gone.
  */
 static void test_swapoff(void)
 {
@@ -814,7 +818,7 @@ static pid_t fork_patched(struct scenario *sc, unsigned int seed,
 
 /*
  * A process whose pages are patched exits: zswap frees the entries, and
- * with them the patches and their pins on the KSM pages.
+ * with them the patches and their references on the KSM pages.
  */
 static void test_exit(void)
 {
@@ -842,7 +846,7 @@ static void test_exit(void)
 		       knob("patch_references"));
 	ok &= patched >= NR_REF * 90 / 100 && knob("patch_pages") == t.pages &&
 	      knob("patch_references") == t.refs;
-	ksft_test_result(ok, "process exit frees its patches and their pins\n");
+	ksft_test_result(ok, "process exit frees its patches and their references\n");
 }
 
 /*
@@ -930,7 +934,7 @@ static void test_memcg(void)
  * cgroup goes over memory.zswap.max: each store from the cgroup writes
  * back one entry first.  A written back page is rebuilt from its patch
  * first; after the writeback the pages read back intact from the swap
- * device, and the patches and pins are gone.
+ * device, and the patches and references are gone.
  */
 static void test_writeback(void)
 {
@@ -1258,10 +1262,10 @@ static void test_writer(void)
 }
 
 /*
- * patch_references_max caps the KSM pages the patches pin: with room for
+ * patch_references_max caps the KSM pages the patches use: with room for
  * 16 more, 16 pages are patched against 16 new references and the others,
- * whose candidates are not pinned yet, are compressed as usual; all read
- * back intact.
+ * whose candidates are no references yet, are compressed as usual; all
+ * read back intact.
  */
 static void test_cap(void)
 {
@@ -1291,7 +1295,7 @@ static void test_cap(void)
 	      capped >= want;
 	ok &= !memcmp(sc.copy, sc.s, NR_REF * pagesize);
 	knob_set("patch_references_max", max);
-	ksft_test_result(ok, "patch_references_max caps the pinned KSM pages\n");
+	ksft_test_result(ok, "patch_references_max caps the KSM pages used as references\n");
 	scenario_end(&sc);
 }
 
@@ -1321,6 +1325,240 @@ static void test_unmerge(void)
 	scenario_end(&sc);
 }
 
+/* How many of the @n pages at @p are on @node (a move_pages() query). */
+static size_t pages_on_node(char *p, size_t n, int node)
+{
+	void **pages = calloc(n, sizeof(*pages));
+	int *status = calloc(n, sizeof(*status));
+	size_t i, on = 0;
+
+	if (!pages || !status)
+		ksft_exit_fail_msg("calloc\n");
+	for (i = 0; i < n; i++)
+		pages[i] = p + i * pagesize;
+	if (syscall(SYS_move_pages, 0, n, pages, NULL, status, 0))
+		ksft_exit_fail_msg("move_pages: %s\n", strerror(errno));
+	for (i = 0; i < n; i++)
+		on += status[i] == node;
+	free(status);
+	free(pages);
+	return on;
+}
+
+/*
+ * migrate_pages() of this process from node @from to node @to, tried
+ * again while pages stay behind (ksmd may hold one for a moment); the
+ * number of the @n pages at @p that reached @to.
+ */
+static size_t migrate_node(char *p, size_t n, int from, int to)
+{
+	unsigned long old = 1UL << from, new = 1UL << to;
+	size_t on = 0;
+	int tries;
+
+	for (tries = 0; tries < 5 && on < n; tries++) {
+		if (syscall(SYS_migrate_pages, 0, sizeof(old) * 8, &old,
+			    &new) < 0)
+			ksft_exit_fail_msg("migrate_pages: %s\n",
+					   strerror(errno));
+		on = pages_on_node(p, n, to);
+	}
+	return on;
+}
+
+/*
+ * The KSM pages that patches are decoded against migrate like any KSM
+ * page: migrate_pages() moves this process's references to the other
+ * node and back, then compaction runs; the references stay references,
+ * and the patched pages read back intact against them.
+ */
+static void test_migrate(void)
+{
+	char *ref = malloc(pagesize);
+	size_t there, back, i, n = 2 * NR_REF;
+	struct scenario sc;
+	int from, to, fd;
+	long refs;
+	bool ok;
+
+	if (access("/sys/devices/system/node/node1", F_OK)) {
+		ksft_test_result_skip("migration between nodes needs two NUMA nodes\n");
+		free(ref);
+		return;
+	}
+	scenario_setup(&sc, 14, false);
+	ok = push_and_check("before migration", sc.s, NR_REF, &sc.before, 90);
+	knob_set("cold_compress", 0);
+	refs = knob("patch_references");
+	from = pages_on_node(sc.r, 1, 1) ? 1 : 0;
+	to = !from;
+	there = migrate_node(sc.r, n, from, to);
+	back = migrate_node(sc.r, n, to, from);
+	fd = open("/proc/sys/vm/compact_memory", O_WRONLY);
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		ksft_exit_fail_msg("compact_memory: %s\n", strerror(errno));
+	close(fd);
+	ksft_print_msg("migrate: %zu of %zu mappings to node %d, %zu back to %d\n",
+		       there, n, to, back, from);
+	ksft_print_msg("migrate: patch_references %ld -> %ld\n", refs,
+		       knob("patch_references"));
+	ok &= there == n && back == n && knob("patch_references") == refs;
+	for (i = 0; i < n; i++) {
+		fill_ref(ref, 14, i % NR_REF);
+		ok &= !memcmp(ref, sc.r + i * pagesize, pagesize);
+	}
+	ok &= !memcmp(sc.copy, sc.s, NR_REF * pagesize);
+	ksft_test_result(ok, "references migrate; patched pages read back intact\n");
+	scenario_end(&sc);
+	free(ref);
+}
+
+/*
+ * The memory blocks online in ZONE_MOVABLE (the test guest's DIMM), all
+ * on one node: their numbers in @blocks, the node in @node.
+ */
+static int movable_blocks(int *node, int *blocks, int max)
+{
+	DIR *mem = opendir(MEM_DIR), *blk;
+	char path[512], zones[64];
+	struct dirent *d, *e;
+	int nr = 0, n;
+
+	*node = -1;
+	if (!mem)
+		return 0;
+	while ((d = readdir(mem)) && nr < max) {
+		if (sscanf(d->d_name, "memory%d", &n) != 1)
+			continue;
+		snprintf(path, sizeof(path), MEM_DIR "%s/valid_zones",
+			 d->d_name);
+		if (knob_read_str(path, zones, sizeof(zones)) ||
+		    strncmp(zones, "Movable", 7))
+			continue;
+		snprintf(path, sizeof(path), MEM_DIR "%s", d->d_name);
+		blk = opendir(path);
+		while (blk && (e = readdir(blk)))
+			if (sscanf(e->d_name, "node%d", node) == 1)
+				break;
+		if (blk)
+			closedir(blk);
+		blocks[nr++] = n;
+	}
+	closedir(mem);
+	return *node < 0 ? 0 : nr;
+}
+
+static void on_alarm(int sig)
+{
+}
+
+/* Write @state to memory block @n; give up after 60 s.  0 or an errno. */
+static int block_state(int n, const char *state)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	char path[128];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), MEM_DIR "memory%d/state", n);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	/* No SA_RESTART: a write stuck retrying the offline returns EINTR. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	alarm(60);
+	if (write(fd, state, strlen(state)) < 0)
+		err = errno;
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	close(fd);
+	return err;
+}
+
+/* How many of the @n pages at @p have their pfn in memory blocks @blocks. */
+static int pages_in_blocks(char *p, size_t n, const int *blocks, int nb)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY), in = 0, b;
+	unsigned long block_pages;
+	char hex[32];
+	size_t i;
+
+	if (fd < 0 || knob_read_str(MEM_DIR "block_size_bytes", hex,
+				    sizeof(hex)))
+		ksft_exit_fail_msg("pagemap or block_size_bytes: %s\n",
+				   strerror(errno));
+	block_pages = strtoul(hex, NULL, 16) / pagesize;
+	for (i = 0; i < n; i++) {
+		unsigned long pfn = pagemap_get_pfn(fd, p + i * pagesize);
+
+		for (b = 0; b < nb; b++)
+			in += pfn / block_pages == (unsigned long)blocks[b];
+	}
+	close(fd);
+	return in;
+}
+
+/*
+ * Memory offline with references in the memory: the test guest's DIMM,
+ * onlined movable, holds the KSM pages that patches are decoded against,
+ * half of them mapped by this process and half by nobody any more (only
+ * the patches keep them).  Offlining every block of the DIMM migrates
+ * them all and succeeds; the patched pages read back intact.
+ */
+static void test_offline(void)
+{
+	int blocks[64], nb, node, b, done = 0, err = 0, in;
+	size_t half = NR_REF / 2, i;
+	char *ref = malloc(pagesize);
+	unsigned long mask;
+	struct scenario sc;
+	long unmapped;
+	bool ok;
+
+	nb = movable_blocks(&node, blocks, 64);
+	if (!nb) {
+		ksft_test_result_skip("memory offline needs memory online in ZONE_MOVABLE\n");
+		free(ref);
+		return;
+	}
+	/* Movable allocations of the node fill its movable zone first. */
+	mask = 1UL << node;
+	if (syscall(SYS_set_mempolicy, MPOL_BIND, &mask, sizeof(mask) * 8))
+		ksft_exit_fail_msg("set_mempolicy: %s\n", strerror(errno));
+	scenario_setup(&sc, 15, false);
+	in = pages_in_blocks(sc.r, NR_REF, blocks, nb);
+	ok = push_and_check("before offline", sc.s, NR_REF, &sc.before, 90);
+	knob_set("cold_compress", 0);
+	munmap(sc.r + half * pagesize, (NR_REF - half) * pagesize);
+	munmap(sc.r + (NR_REF + half) * pagesize, (NR_REF - half) * pagesize);
+	ok &= wait_full_scans(2);
+	unmapped = knob("patch_references_unmapped");
+	syscall(SYS_set_mempolicy, MPOL_DEFAULT, NULL, 0);
+
+	for (b = 0; b < nb; b++) {
+		int e = block_state(blocks[b], "offline");
+
+		done += !e;
+		if (e)
+			err = e;
+	}
+	ksft_print_msg("offline: %d of %d references in the %d movable blocks of node %d\n",
+		       in, NR_REF, nb, node);
+	ksft_print_msg("offline: %ld references unmapped; %d blocks offlined (%s)\n",
+		       unmapped, done, err ? strerror(err) : "no error");
+	ok &= in > 0 && unmapped >= (long)(NR_REF - half) / 2 && done == nb;
+	ok &= !memcmp(sc.copy, sc.s, NR_REF * pagesize);
+	for (i = 0; i < half; i++) {
+		fill_ref(ref, 15, i);
+		ok &= !memcmp(ref, sc.r + i * pagesize, pagesize);
+	}
+	for (b = 0; b < nb; b++)
+		block_state(blocks[b], "online_movable");
+	ksft_test_result(ok, "memory offline migrates references, mapped or not\n");
+	scenario_end(&sc);
+	free(ref);
+}
+
 int main(void)
 {
 	char *anchor;
@@ -1336,7 +1574,7 @@ int main(void)
 		ksft_exit_skip("kernel without zswap\n");
 	if (pagesize != 4096)
 		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
-	ksft_set_plan(14);
+	ksft_set_plan(16);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -1382,6 +1620,8 @@ int main(void)
 	test_writer();
 	test_cap();
 	test_unmerge();
+	test_migrate();
+	test_offline();
 
 	ksft_finished();
 }

@@ -570,11 +570,21 @@ int ksm_hint_index_add(struct ksm_hint_index *index, unsigned long addr,
  * ksm_hint_index_del() - forget the rmap_item at an address
  * @index: the index; nothing happens unless it is ready
  * @addr: address of the item; flags in the low bits are ignored
+ *
+ * If memory runs out, the index is destroyed instead (and is not ready).
  */
 void ksm_hint_index_del(struct ksm_hint_index *index, unsigned long addr)
 {
-	if (index->ready)
-		mtree_erase(&index->tree, addr >> PAGE_SHIFT);
+	/*
+	 * Erasing from a maple tree may need memory.  mtree_erase() gives up
+	 * silently when it gets none, and the index would keep the item the
+	 * caller is about to free: store NULL, which says so, and forget the
+	 * whole index if it fails.
+	 */
+	if (index->ready &&
+	    mtree_store(&index->tree, addr >> PAGE_SHIFT, NULL,
+			KSM_HINT_INDEX_GFP))
+		ksm_hint_index_destroy(index);
 }
 
 /**

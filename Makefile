@@ -6,7 +6,7 @@
 FLAVOUR ?= test
 S := scripts
 
-.PHONY: help demo bench bench-hints bench-cold bench-patch test selftest series build tree boot clean distclean
+.PHONY: help demo bench bench-hints bench-cold bench-patch test stress selftest series build tree boot clean distclean
 
 help:
 	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-cold   the cold-page tier vs stock KSM, heterogeneous scenario (COLD_SECONDS, COLD_MIB, COLD_RUNS)"
 	@echo "make bench-patch  the patch tier vs compression only vs stock KSM (PATCH_SECONDS, PATCH_PAGES)"
 	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
+	@echo "make stress    KASAN kernel, every tier on, randomized churn, pages checked (STRESS_SECONDS, default 1800)"
 	@echo "make selftest T='name...'  build, boot and run only those lines of scripts/selftests.list"
 	@echo "make series    emit the series as git format-patch files in build/series"
 	@echo "make build     build one kernel flavour (FLAVOUR=test|bench, default test)"
@@ -40,6 +41,9 @@ bench-patch:
 
 test:
 	@$(S)/test.sh
+
+stress:
+	@$(S)/stress.sh
 
 selftest:
 	@$(S)/selftest.sh $(T)

@@ -3,7 +3,7 @@
 #
 # build.sh FLAVOUR - build the patched guest kernel out of tree.
 #
-# FLAVOUR is "test" or "bench"; the config is allnoconfig plus
+# FLAVOUR is "test", "bench" or "stress"; the config is allnoconfig plus
 # configs/base.config plus configs/FLAVOUR.config, and every value those
 # fragments ask for is checked in the result (a dependency that silently
 # dropped an option is an error, not a surprise at boot).
@@ -19,7 +19,10 @@ flavour=${1:-test}
 O=$B/obj-$flavour
 mkdir -p "$O"
 frag=$O/ksmpp.config
-cat "$REPO/configs/base.config" "$REPO/configs/$flavour.config" >"$frag.new"
+# A flavour may build on another: a line "# ksmpp-include: NAME.config".
+inc=$(sed -n 's/^# ksmpp-include: *//p' "$REPO/configs/$flavour.config")
+cat "$REPO/configs/base.config" ${inc:+"$REPO/configs/$inc"} \
+	"$REPO/configs/$flavour.config" >"$frag.new"
 
 # Reconfigure only when the fragments or any Kconfig file changed.
 stamp=$( { sha1sum <"$frag.new"; git -C "$SRC" ls-tree -r HEAD | grep 'Kconfig'; } | sha1sum | cut -c1-40)

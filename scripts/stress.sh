@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# stress.sh - make stress: build the "stress" kernel (the test flavour plus
+# KASAN), boot it with the test guest's memory layout and run ksm_stress
+# for STRESS_SECONDS (default 1800) with every KSM++ tier on, knobs
+# flipping and allocation failures injected into ksmd.
+#
+# Prints ksm_stress's summary and the kernel splats found in the console
+# log; the run's files (list, log, console) go to $B/stress/DATE-TIME/.
+# Exit status 0 only if ksm_stress passed and the log shows no splat.
+
+. "$(dirname "$0")/lib.sh"
+
+secs=${STRESS_SECONDS:-1800}
+[[ "$secs" =~ ^[0-9]+$ ]] && [ "$secs" -ge 10 ] ||
+	die "STRESS_SECONDS must be a whole number of seconds, at least 10"
+need_pkgs $BUILD_PKGS $BOOT_PKGS $TEST_PKGS
+"$REPO/scripts/build.sh" stress || die "stress kernel build failed"
+
+ST=$B/stress-bin/mm
+mkdir -p "$ST"
+log "building ksm_stress"
+make -s -C "$SRC" O="$B/obj-stress" headers || die "make headers failed"
+make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" \
+	KHDR_INCLUDES="-isystem $B/obj-stress/usr/include" "$ST/ksm_stress" ||
+	die "ksm_stress build failed"
+
+out=$B/stress/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+echo "ksm_stress | $((secs + 600)) | 1 | ksm_stress -s $secs -S auto -t" >"$out/list"
+log "booting the stress kernel: ksm_stress for ${secs}s"
+rc=0
+"$REPO/scripts/boot.sh" -f stress "${TEST_GUEST_ARGS[@]}" -t $((secs + 1800)) \
+	-o "$out" -- "$REPO/scripts/guest-selftests.sh" "$ST" "$out/list" >"$out/boot.log" 2>&1 || rc=1
+grep -q '^PASS' "$out/selftests/results" 2>/dev/null || rc=1
+splats=$(grep -Ec "$SPLAT_RE" "$out/console.log" 2>/dev/null)
+[ "${splats:-0}" = 0 ] || rc=1
+grep -h '# stress:' "$out/selftests/ksm_stress.log" 2>/dev/null | sed 's/^# //'
+echo "stress: kernel splats in the console log: ${splats:-0} ($out/console.log)"
+echo "stress: $(cat "$out/selftests/results" 2>/dev/null || echo 'no result') on $(date +%F)"
+exit $rc

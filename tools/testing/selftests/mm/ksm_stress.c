@@ -46,9 +46,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <linux/aio_abi.h>
 
@@ -57,6 +59,7 @@
 #define KSM_DIR		"/sys/kernel/mm/ksm/"
 #define CG_DIR		"/sys/fs/cgroup/ksm_stress"
 #define DEBUGFS		"/sys/kernel/debug/"
+#define ZSWAP_ENABLED	"/sys/module/zswap/parameters/enabled"
 #define MAX_WORKERS	8
 #define NR_PATTERNS	64	/* pages every worker may hold */
 #define FILE_PAGES	2048	/* pages of the file read into the regions */
@@ -124,9 +127,19 @@ static size_t ps;
 static struct shared *sh;
 static int file_fd = -1, direct_fd = -1, nr_nodes = 1;
 static char file_path[32] = "/tmp/ksm_stress_file_XXXXXX";
+/* The file as a block device: O_DIRECT and AIO through the block layer. */
+static char file_loop[64];
 static const char *swapdev;
 static char auto_swap[64];
+static char zswap_saved[8];
 static sigjmp_buf bus_env;
+/* In cmp_page(): only there may SIGBUS jump back. */
+static int in_cmp;
+/* For cleanup(): the main process, its workers, ksmd. */
+static pid_t main_pid, kids[MAX_WORKERS], ksmd = -1;
+static int nr_kids;
+/* SIGTERM or SIGINT: stop now, clean up, fail. */
+static int terminated;
 
 /* ------------------------------------------------------------- content */
 
@@ -215,6 +228,23 @@ static int write_str(const char *path, const char *val)
 	return ret;
 }
 
+/* The first line of @path, without its newline; 0 or -errno. */
+static int read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
 static long read_long(const char *path)
 {
 	char buf[64] = "";
@@ -257,17 +287,35 @@ static long saved[ARRAY_SIZE(knobs)];
 
 /* ------------------------------------------------------------- checks */
 
+/* A worker that cannot go on: say why, exit; the main process fails. */
+static void worker_die(const char *what)
+{
+	ksft_print_msg("worker %d: %s: %s\n", getpid(), what, strerror(errno));
+	_exit(1);
+}
+
 static void on_bus(int sig)
 {
-	siglongjmp(bus_env, 1);
+	if (__atomic_load_n(&in_cmp, __ATOMIC_RELAXED))
+		siglongjmp(bus_env, 1);
+	/* Anywhere else a SIGBUS is a failure of its own: die of it. */
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
 }
 
 /* 0 if page @i reads as its shadow, 1 if not, 2 on SIGBUS. */
 static int cmp_page(struct worker *w, size_t i)
 {
-	if (sigsetjmp(bus_env, 1))
+	int r;
+
+	if (sigsetjmp(bus_env, 1)) {
+		__atomic_store_n(&in_cmp, 0, __ATOMIC_RELAXED);
 		return 2;
-	return memcmp(w->mem + i * ps, w->shadow + i * ps, ps) ? 1 : 0;
+	}
+	__atomic_store_n(&in_cmp, 1, __ATOMIC_RELAXED);
+	r = memcmp(w->mem + i * ps, w->shadow + i * ps, ps) ? 1 : 0;
+	__atomic_store_n(&in_cmp, 0, __ATOMIC_RELAXED);
+	return r;
 }
 
 /* Check pages [i, i + n); a bad page is counted, then made good again. */
@@ -303,7 +351,7 @@ static void *map_region(size_t size, int prot)
 	char *a;
 
 	if (p == MAP_FAILED)
-		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+		worker_die("mmap");
 	/* THP-aligned, so that worker 0's THPs can form. */
 	a = (char *)(((uintptr_t)p + THP_SIZE - 1) & ~(THP_SIZE - 1));
 	if (a > p)
@@ -327,23 +375,36 @@ static void op_read(struct worker *w, size_t i, size_t n, int how)
 		struct io_event ev;
 
 		if (syscall(SYS_io_setup, 1, &ctx))
-			ksft_exit_fail_msg("io_setup: %s\n", strerror(errno));
+			worker_die("io_setup");
 		cb.aio_lio_opcode = IOCB_CMD_PREAD;
 		cb.aio_fildes = direct_fd;
 		cb.aio_buf = (uintptr_t)dst;
 		cb.aio_nbytes = n * ps;
 		cb.aio_offset = (off_t)f * ps;
 		if (syscall(SYS_io_submit, ctx, 1, cbs) == 1 &&
-		    syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) == 1)
+		    syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) == 1) {
 			got = ev.res;
+			if (got < 0)
+				errno = -got;
+		}
 		syscall(SYS_io_destroy, ctx);
+	} else if (how == OP_DIRECT) {
+		got = pread(direct_fd, dst, n * ps, (off_t)f * ps);
 	} else {
-		got = pread(how == OP_DIRECT ? direct_fd : file_fd, dst, n * ps,
-			    (off_t)f * ps);
+		/* preadv(), in two pieces unless it is one page. */
+		struct iovec iov[2] = {
+			{ dst, n / 2 * ps },
+			{ dst + n / 2 * ps, (n - n / 2) * ps },
+		};
+
+		got = preadv(file_fd, iov + !(n / 2), 2 - !(n / 2),
+			     (off_t)f * ps);
 	}
-	if (got != (ssize_t)(n * ps))
-		ksft_exit_fail_msg("%s of %zu pages: %zd (%s)\n",
-				   op_names[how], n, got, strerror(errno));
+	if (got != (ssize_t)(n * ps)) {
+		if (got >= 0)
+			errno = EIO;
+		worker_die(op_names[how]);
+	}
 	for (j = 0; j < n; j++)
 		fill_file_page(w->shadow + (i + j) * ps, f + j);
 	w->res->ops[how]++;
@@ -362,7 +423,7 @@ static void op_mremap(struct worker *w, size_t i, size_t n)
 			   to) == MAP_FAILED ||
 		    mremap(to, ps, ps, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   from) == MAP_FAILED)
-			ksft_exit_fail_msg("mremap: %s\n", strerror(errno));
+			worker_die("mremap");
 	}
 }
 
@@ -372,7 +433,7 @@ static void op_fork(struct worker *w)
 	pid_t pid = fork();
 
 	if (pid < 0)
-		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+		worker_die("fork");
 	if (!pid) {
 		/* The child's copy reads as the parent's shadow. */
 		for (k = 0; k < 64; k++)
@@ -382,7 +443,7 @@ static void op_fork(struct worker *w)
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status))
-		ksft_exit_fail_msg("a forked child failed\n");
+		worker_die("a forked child failed");
 }
 
 static void op_migrate(struct worker *w)
@@ -394,7 +455,7 @@ static void op_migrate(struct worker *w)
 		to = 1;
 	}
 	if (syscall(SYS_migrate_pages, 0, sizeof(from) * 8, &from, &to) < 0)
-		ksft_exit_fail_msg("migrate_pages: %s\n", strerror(errno));
+		worker_die("migrate_pages");
 }
 
 static void worker_run(int id, size_t pages, bool thp)
@@ -412,11 +473,11 @@ static void worker_run(int id, size_t pages, bool thp)
 	w.alt = map_region(w.size, PROT_NONE);
 	w.shadow = malloc(w.size);
 	if (!w.shadow)
-		ksft_exit_fail_msg("malloc\n");
+		worker_die("malloc");
 	if (thp)
 		madvise(w.mem, w.size, MADV_HUGEPAGE);
 	if (madvise(w.mem, w.size, MADV_MERGEABLE))
-		ksft_exit_fail_msg("MADV_MERGEABLE: %s\n", strerror(errno));
+		worker_die("MADV_MERGEABLE");
 	for (i = 0; i < pages; i++) {
 		fill_page(w.shadow + i * ps, &w.x);
 		memcpy(w.mem + i * ps, w.shadow + i * ps, ps);
@@ -438,6 +499,12 @@ static void worker_run(int id, size_t pages, bool thp)
 			phase = __atomic_load_n(&sh->phase, __ATOMIC_RELAXED);
 			check(&w, 0, pages);
 		}
+		/*
+		 * What an operation overwrites is checked first: a page that
+		 * came back wrong must not be hidden by new content.
+		 */
+		if (op < 45 || (op >= 60 && op < 63) || op == 71)
+			check(&w, i, n);
 		if (op < 30) {
 			for (j = i; j < i + n; j++) {
 				fill_page(w.shadow + j * ps, &w.x);
@@ -473,7 +540,7 @@ static void worker_run(int id, size_t pages, bool thp)
 			if (mmap(w.mem + i * ps, n * ps, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
 				 0) == MAP_FAILED)
-				ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+				worker_die("mmap");
 			madvise(w.mem + i * ps, n * ps, MADV_MERGEABLE);
 			memset(w.shadow + i * ps, 0, n * ps);
 			w.res->ops[OP_REMAP]++;
@@ -498,13 +565,22 @@ static void worker_run(int id, size_t pages, bool thp)
 
 /* ------------------------------------------------------------- control */
 
+/* Detach loop device @dev: 0 or the status of losetup. */
+static int loop_detach(const char *dev)
+{
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+	return system(cmd);
+}
+
 /* A swap device for the run: 256 MiB on a loop device, file in /tmp. */
 static bool swap_auto(void)
 {
 	static const char * const steps[] = {
 		"f=$(mktemp /tmp/ksm_stress_swap.XXXXXX)", "truncate -s 256M $f",
-		"d=$(losetup -f --show $f)", "rm -f $f", "mkswap $d >/dev/null",
-		"echo $d",
+		"d=$(losetup -f --show $f)", "echo $d", "rm -f $f",
+		"mkswap $d >/dev/null",
 	};
 	char cmd[256] = "";
 	size_t i;
@@ -521,23 +597,25 @@ static bool swap_auto(void)
 	if (!fgets(auto_swap, sizeof(auto_swap), p))
 		auto_swap[0] = 0;
 	auto_swap[strcspn(auto_swap, "\n")] = 0;
-	if (pclose(p) || !auto_swap[0] || swapon(auto_swap, 0))
+	if (pclose(p) || !auto_swap[0] || swapon(auto_swap, 0)) {
+		if (auto_swap[0])
+			loop_detach(auto_swap);
+		auto_swap[0] = 0;
 		return false;
+	}
 	swapdev = auto_swap;
 	return true;
 }
 
 static void swap_auto_end(void)
 {
-	char cmd[96];
-
 	if (!auto_swap[0])
 		return;
 	if (swapoff(auto_swap))
 		ksft_print_msg("swapoff %s: %s\n", auto_swap, strerror(errno));
-	snprintf(cmd, sizeof(cmd), "losetup -d %s", auto_swap);
-	if (system(cmd))
-		ksft_print_msg("%s failed\n", cmd);
+	if (loop_detach(auto_swap))
+		ksft_print_msg("losetup -d %s failed\n", auto_swap);
+	auto_swap[0] = 0;
 }
 
 /* ksmd's pid, for fault injection into it; -1 if not found. */
@@ -564,31 +642,53 @@ static int ksmd_pid(void)
 	return pid;
 }
 
-/* Fail 1% of ksmd's slab and page allocations (@on), or none. */
-static bool inject(int pid, bool on)
+/* The fault-injection attributes ksm_stress sets, and their old values. */
+static const char * const fi_dirs[] = { "failslab", "fail_page_alloc" };
+static const char * const fi_attrs[] = {
+	"verbose", "task-filter", "ignore-gfp-wait", "interval", "times",
+	"probability",
+};
+
+static const char * const fi_on[] = { "0", "Y", "N", "1", "-1", "1" };
+static char fi_saved[ARRAY_SIZE(fi_dirs)][ARRAY_SIZE(fi_attrs)][24];
+
+static void fi_path(char *path, size_t len, size_t d, size_t a)
 {
-	static const char * const attrs[] = { "failslab", "fail_page_alloc" };
+	snprintf(path, len, DEBUGFS "%s/%s", fi_dirs[d], fi_attrs[a]);
+}
+
+/*
+ * Fail 1% of ksmd's slab and page allocations (@on), or put back what was
+ * there.  False if the kernel cannot (no fault injection, no ksmd).
+ */
+static bool inject(bool on)
+{
 	char path[128];
-	bool ok = true;
-	size_t a;
+	bool ok = ksmd > 0;
+	size_t d, a;
+	ssize_t n;
+	int fd;
 
-	for (a = 0; a < 2; a++) {
-		const char *dir = attrs[a];
+	for (d = 0; d < ARRAY_SIZE(fi_dirs); d++) {
+		for (a = 0; a < ARRAY_SIZE(fi_attrs); a++) {
+			char *old = fi_saved[d][a];
 
-#define SET(f, v) do {							\
-		snprintf(path, sizeof(path), DEBUGFS "%s/" f, dir);	\
-		ok &= !write_str(path, v);				\
-	} while (0)
-		SET("verbose", "0");
-		SET("task-filter", "Y");
-		SET("ignore-gfp-wait", "N");
-		SET("interval", "1");
-		SET("times", "-1");
-		SET("probability", on ? "1" : "0");
-#undef SET
+			fi_path(path, sizeof(path), d, a);
+			if (on) {
+				fd = open(path, O_RDONLY);
+				n = fd < 0 ? -1 : read(fd, old, 23);
+				old[n > 0 ? n : 0] = 0;
+				if (fd >= 0)
+					close(fd);
+				ok &= n > 0 && !write_str(path, fi_on[a]);
+			} else if (old[0]) {
+				write_str(path, old);
+			}
+		}
 	}
-	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", pid);
-	ok &= !write_str(path, on ? "1" : "0");
+	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", ksmd);
+	if (ksmd > 0)
+		ok &= !write_str(path, on ? "1" : "0");
 	return ok;
 }
 
@@ -664,7 +764,8 @@ static void control(int seconds, struct tier_max *tm)
 	long t, last = 0;
 	int fd;
 
-	while ((t = (long)(now() - start)) < seconds) {
+	while ((t = (long)(now() - start)) < seconds &&
+	       !__atomic_load_n(&terminated, __ATOMIC_RELAXED)) {
 		if (t == last) {
 			usleep(100000);
 			continue;
@@ -701,15 +802,88 @@ static void control(int seconds, struct tier_max *tm)
 	}
 }
 
+/* Put back what the run changed; the main process only, once. */
+static void cleanup(void)
+{
+	static bool done;
+	size_t k;
+	int w;
+
+	if (getpid() != main_pid || done)
+		return;
+	done = true;
+	if (sh)
+		__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
+	for (w = 0; w < nr_kids; w++) {
+		if (kids[w] <= 0)
+			continue;
+		kill(kids[w], SIGKILL);
+		waitpid(kids[w], NULL, 0);
+	}
+	inject(false);
+	for (k = ARRAY_SIZE(knobs); k-- > 0;)
+		if (saved[k] >= 0)
+			ksm_set(knobs[k], saved[k]);
+	if (rmdir(CG_DIR) && errno != ENOENT)
+		ksft_print_msg("rmdir %s: %s\n", CG_DIR, strerror(errno));
+	if (direct_fd >= 0)
+		close(direct_fd);
+	if (file_loop[0] && loop_detach(file_loop))
+		ksft_print_msg("losetup -d %s failed\n", file_loop);
+	if (file_fd >= 0)
+		unlink(file_path);
+	swap_auto_end();
+	if (zswap_saved[0])
+		write_str(ZSWAP_ENABLED, zswap_saved);
+}
+
+static void on_term(int sig)
+{
+	__atomic_store_n(&terminated, 1, __ATOMIC_RELAXED);
+}
+
+/* Whether node 1 has memory: the workers migrate between 0 and 1. */
+static int memory_nodes(void)
+{
+	char buf[64] = "";
+	int fd = open("/sys/devices/system/node/has_memory", O_RDONLY);
+
+	if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return !strncmp(buf, "0-1", 3) || !strncmp(buf, "0,1", 3) ? 2 : 1;
+}
+
+/* The test file as a loop block device, opened O_DIRECT; -1 if not. */
+static int open_direct(void)
+{
+	char cmd[96];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "losetup -f --show %s", file_path);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(file_loop, sizeof(file_loop), p))
+		file_loop[0] = 0;
+	file_loop[strcspn(file_loop, "\n")] = 0;
+	if (pclose(p) || !file_loop[0]) {
+		file_loop[0] = 0;
+		return -1;
+	}
+	return open(file_loop, O_RDONLY | O_DIRECT);
+}
+
 int main(int argc, char **argv)
 {
-	int seconds = 180, workers = 4, pages = 4096, opt, pid, i, w;
+	int seconds = 180, workers = 4, pages = 4096, opt, i, w;
+	struct sigaction sa = { .sa_handler = on_term };
 	struct tier_max tm = {};
 	long verified = 0, lost = 0, bus = 0, ops[NR_OPS] = {};
-	long merged, compressed, faults;
+	long hinted, compressed, pfaults, refaults;
+	bool injected, ok = true, tiers = false, active;
 	double start;
-	bool injected, ok, tiers = false, active;
-	pid_t kids[MAX_WORKERS];
 	char *buf;
 	size_t k;
 
@@ -742,16 +916,25 @@ int main(int argc, char **argv)
 		ksft_exit_skip("needs root\n");
 	if (access(KSM_DIR "io_hints", F_OK) ||
 	    access(KSM_DIR "cold_compress", F_OK) ||
-	    access(KSM_DIR "patch_tier", F_OK))
-		ksft_exit_skip("kernel without the KSM++ tiers\n");
+	    access(KSM_DIR "patch_tier", F_OK) || access(ZSWAP_ENABLED, F_OK))
+		ksft_exit_skip("kernel without the KSM++ tiers or zswap\n");
 	if (seconds < 1 || workers < 1 || workers > MAX_WORKERS || pages < 64)
 		ksft_exit_fail_msg("bad arguments\n");
+
+	/* From here on, every exit puts back what was changed. */
+	main_pid = getpid();
+	for (k = 0; k < ARRAY_SIZE(knobs); k++)
+		saved[k] = ksm(knobs[k]);
+	atexit(cleanup);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (read_str(ZSWAP_ENABLED, zswap_saved, sizeof(zswap_saved)) ||
+	    write_str(ZSWAP_ENABLED, "Y"))
+		ksft_exit_fail_msg("cannot enable zswap\n");
 	if (swapdev && !strcmp(swapdev, "auto") && !swap_auto())
 		ksft_exit_fail_msg("no swap device: losetup or mkswap failed\n");
-	if (!access("/sys/module/zswap/parameters/enabled", F_OK))
-		write_str("/sys/module/zswap/parameters/enabled", "Y");
-	if (!access("/sys/devices/system/node/node1", F_OK))
-		nr_nodes = 2;
+	nr_nodes = memory_nodes();
 
 	/* The file the workers read from: a disk image's worth of pages. */
 	file_fd = mkstemp(file_path);
@@ -764,13 +947,11 @@ int main(int argc, char **argv)
 			ksft_exit_fail_msg("pwrite: %s\n", strerror(errno));
 	}
 	free(buf);
-	direct_fd = open(file_path, O_RDONLY | O_DIRECT);
+	direct_fd = open_direct();
 	if (direct_fd < 0)
-		ksft_print_msg("no O_DIRECT on %s (%s): buffered reads only\n",
-			       file_path, strerror(errno));
+		ksft_print_msg("no O_DIRECT reads (loop device: %s)\n",
+			       strerror(errno));
 
-	for (k = 0; k < ARRAY_SIZE(knobs); k++)
-		saved[k] = ksm(knobs[k]);
 	ksm_set("run", 1);
 	ksm_set("pages_to_scan", 1000);
 	ksm_set("sleep_millisecs", 10);
@@ -796,51 +977,69 @@ int main(int argc, char **argv)
 				   strerror(errno));
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
+	if (sh == MAP_FAILED) {
+		sh = NULL;
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	}
 	for (w = 0; w < workers; w++) {
-		kids[w] = fork();
-		if (kids[w] < 0)
+		pid_t pid = fork();
+
+		if (pid < 0)
 			ksft_exit_fail_msg("fork: %s\n", strerror(errno));
-		if (!kids[w]) {
+		if (!pid) {
 			char me[16];
 
+			/* Never outlive the main process. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != main_pid)
+				_exit(1);
 			snprintf(me, sizeof(me), "%d", getpid());
-			write_str(CG_DIR "/cgroup.procs", me);
+			if (write_str(CG_DIR "/cgroup.procs", me)) {
+				errno = EIO;
+				worker_die(CG_DIR "/cgroup.procs");
+			}
 			worker_run(w, pages, w == 0);
 		}
+		kids[nr_kids++] = pid;
 	}
-	pid = ksmd_pid();
-	injected = pid > 0 && inject(pid, true);
+	ksmd = ksmd_pid();
+	injected = inject(true);
 	if (!injected)
 		ksft_print_msg("no allocation failures injected into ksmd\n");
 
 	start = now();
 	control(seconds, &tm);
-	if (injected)
-		inject(pid, false);
+	inject(false);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
-	ok = true;
-	for (w = 0; w < workers; w++) {
-		int status;
+	for (w = 0; w < nr_kids; w++) {
+		int status = 0;
+		pid_t got;
 
-		if (waitpid(kids[w], &status, 0) != kids[w] ||
-		    !WIFEXITED(status) || WEXITSTATUS(status) ||
-		    !sh->res[w].done) {
+		while ((got = waitpid(kids[w], &status, 0)) < 0 &&
+		       errno == EINTR)
+			if (__atomic_load_n(&terminated, __ATOMIC_RELAXED))
+				kill(kids[w], SIGKILL);
+		if (got != kids[w] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) || !sh->res[w].done) {
 			ksft_print_msg("worker %d did not finish (status %#x)\n",
 				       w, status);
 			ok = false;
 		}
+		kids[w] = 0;
 		verified += sh->res[w].verified;
 		lost += sh->res[w].lost;
 		bus += sh->res[w].sigbus;
 		for (i = 0; i < NR_OPS; i++)
 			ops[i] += sh->res[w].ops[i];
 	}
-	merged = tm.sharing + ksm("io_hints_pages_merged") - tm.hinted0;
+	if (__atomic_load_n(&terminated, __ATOMIC_RELAXED)) {
+		ksft_print_msg("stress: stopped by a signal\n");
+		ok = false;
+	}
+	hinted = ksm("io_hints_pages_merged") - tm.hinted0;
 	compressed = ksm("cold_pages_compressed") - tm.compressed0;
-	faults = ksm("patch_faults") - tm.faults0 +
-		 ksm("cold_refaults") - tm.refaults0;
+	pfaults = ksm("patch_faults") - tm.faults0;
+	refaults = ksm("cold_refaults") - tm.refaults0;
 
 	for (i = 0; i < NR_OPS; i++)
 		ksft_print_msg("ops: %s %ld\n", op_names[i], ops[i]);
@@ -851,22 +1050,23 @@ int main(int argc, char **argv)
 	ksft_print_msg("stress: %ld pages verified, lost %ld, sigbus %ld\n",
 		       verified, lost, bus);
 	ksft_print_msg("stress: merged: pages_sharing max %ld, by hints %ld\n",
-		       tm.sharing, ksm("io_hints_pages_merged") - tm.hinted0);
+		       tm.sharing, hinted);
 	ksft_print_msg("stress: compressed %ld (cold_pages_out max %ld), patched max %ld\n",
 		       compressed, tm.cold, tm.patched);
-	ksft_print_msg("stress: faults back %ld; failures injected into ksmd: %s\n",
-		       faults, injected ? "yes" : "no");
+	ksft_print_msg("stress: faults back: %ld patched, %ld compressed\n",
+		       pfaults, refaults);
+	ksft_print_msg("stress: injected into ksmd: %s; O_DIRECT: %s; nodes: %d\n",
+		       injected ? "yes" : "no", direct_fd >= 0 ? "yes" : "no",
+		       nr_nodes);
+	cleanup();
 
-	for (k = ARRAY_SIZE(knobs); k-- > 0;)
-		if (saved[k] >= 0)
-			ksm_set(knobs[k], saved[k]);
-	rmdir(CG_DIR);
-	unlink(file_path);
-	swap_auto_end();
-
-	active = merged > 0 && compressed > 0 && tm.patched > 0 && faults > 0;
+	active = tm.sharing > 0 && hinted > 0 && compressed > 0 &&
+		 tm.patched > 0 && pfaults > 0 && refaults > 0;
 	ksft_print_msg("stress: every tier active: %s\n", active ? "yes" : "no");
-	ok &= !lost && !bus && (active || !tiers);
+	ok &= !lost && !bus;
+	/* -t: and everything was exercised. */
+	if (tiers)
+		ok &= active && injected && direct_fd >= 0 && nr_nodes > 1;
 	ksft_test_result(ok, "no page lost under churn%s\n",
 			 tiers ? ", every tier active" : "");
 	ksft_finished();

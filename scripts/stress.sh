@@ -3,8 +3,9 @@
 #
 # stress.sh - make stress: build the "stress" kernel (the test flavour plus
 # KASAN), boot it with the test guest's memory layout and run ksm_stress
-# for STRESS_SECONDS (default 1800) with every KSM++ tier on, knobs
-# flipping and allocation failures injected into ksmd.
+# for STRESS_SECONDS (default 1800; STRESS_PAGES per worker, 2048) with
+# every KSM++ tier on, knobs flipping and allocation failures injected
+# into ksmd; every tier must have worked (ksm_stress -t).
 #
 # Prints ksm_stress's summary and the kernel splats found in the console
 # log; the run's files (list, log, console) go to $B/stress/DATE-TIME/.
@@ -15,6 +16,11 @@
 secs=${STRESS_SECONDS:-1800}
 [[ "$secs" =~ ^[0-9]+$ ]] && [ "$secs" -ge 10 ] ||
 	die "STRESS_SECONDS must be a whole number of seconds, at least 10"
+# Pages per worker (4 workers): fewer than make test's 4096, as KASAN
+# slows ksmd's full scans and the tiers need a few of them to act.
+pages=${STRESS_PAGES:-2048}
+[[ "$pages" =~ ^[0-9]+$ ]] && [ "$pages" -ge 64 ] ||
+	die "STRESS_PAGES must be a whole number of pages, at least 64"
 need_pkgs $BUILD_PKGS $BOOT_PKGS $TEST_PKGS
 "$REPO/scripts/build.sh" stress || die "stress kernel build failed"
 
@@ -28,7 +34,7 @@ make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" \
 
 out=$B/stress/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
-echo "ksm_stress | $((secs + 600)) | 1 | ksm_stress -s $secs -S auto -t" >"$out/list"
+echo "ksm_stress | $((secs + 900)) | 1 | ksm_stress -s $secs -p $pages -S auto -t" >"$out/list"
 log "booting the stress kernel: ksm_stress for ${secs}s"
 rc=0
 "$REPO/scripts/boot.sh" -f stress "${TEST_GUEST_ARGS[@]}" -t $((secs + 1800)) \

@@ -32,16 +32,22 @@
  * like the swap cache's, and moves it to the new page as the page's
  * stable node moves (ksm_patch_migrate()).  A page kept only for patches
  * costs a page, so patch_references_max caps how many KSM pages serve as
- * references.  On swap-in or writeback, zswap rebuilds the page from the
- * patch; a patch that fails its checks is an I/O error and its entry
- * stays, so every access gets SIGBUS and never other content; freeing the
- * last entry drops the reference.
- * Swapoff, process exit and memory cgroup accounting are zswap's own: the
- * patch is what the entry stores.
+ * references, and once a full scan ksmd copies each KSM page no process
+ * maps any more into a page charged to the memory cgroup of the first
+ * page patched against it (if it is charged elsewhere), and lets the KSM
+ * page go: the cost of a reference is then borne by the patched pages
+ * that keep it, and a removed cgroup is never kept alive by one.  On
+ * swap-in or writeback, zswap rebuilds the page from the patch; a patch
+ * that fails its checks is an I/O error and its entry stays, so every
+ * access gets SIGBUS and never other content; freeing the last entry
+ * drops the reference.  Swapoff, process exit and the memory cgroup
+ * accounting of patches are zswap's own: the patch is what the entry
+ * stores.
  *
  * Lock order:
  *   ksm_thread_mutex (mm/ksm.c: ksmd's scan)
  *     ksm_patch_mutex (index, work buffers, the pending patch, owner)
+ *       ksm_patch_refs_lock (ksm_patch_prepare(), ksm_patch_copy_refs())
  *       folio lock (reclaim_pages() -> zswap_store())
  *         acomp_ctx->mutex (zswap_compress(): ksm_patch_zswap_store())
  *   swap cluster lock / zswap tree (zswap_invalidate())
@@ -61,12 +67,14 @@
 #include <linux/highmem.h>
 #include <linux/kobject.h>
 #include <linux/lz4.h>
+#include <linux/memcontrol.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 #include <linux/vmalloc.h>
@@ -177,15 +185,22 @@ static bool ksm_patch_should_fail_decode(void)
  * @folio: the page, referenced once for all its users
  * @pfn: its pfn
  * @users: zswap entries (and the pending patch) that use it
+ * @objcg: the memory cgroup of the first page patched against it, or NULL
+ *	(the root, or no memory cgroups); set and read by ksmd under
+ *	ksm_patch_mutex
+ * @copied: @folio is the tier's copy of a KSM page no process mapped any
+ *	more (ksm_patch_copy_refs()), not a KSM page
  *
  * When the page migrates, @folio and @pfn follow it (ksm_patch_migrate());
- * both are read and changed under ksm_patch_refs_lock only.
+ * both, and @copied, are read and changed under ksm_patch_refs_lock only.
  */
 struct ksm_patch_ref {
 	struct rb_node node;
 	struct folio *folio;
 	unsigned long pfn;
 	refcount_t users;
+	struct obj_cgroup *objcg;
+	bool copied;
 };
 
 static struct rb_root ksm_patch_refs = RB_ROOT;
@@ -195,6 +210,7 @@ static DEFINE_SPINLOCK(ksm_patch_refs_lock);
 static atomic_long_t ksm_patch_pages = ATOMIC_LONG_INIT(0);
 static atomic_long_t ksm_patch_bytes = ATOMIC_LONG_INIT(0);
 static atomic_long_t ksm_patch_nr_refs = ATOMIC_LONG_INIT(0);
+static atomic_long_t ksm_patch_nr_copied = ATOMIC_LONG_INIT(0);
 static atomic_long_t ksm_patch_faults = ATOMIC_LONG_INIT(0);
 static unsigned long ksm_patch_tried;
 static unsigned long ksm_patch_rejected;
@@ -296,6 +312,8 @@ static struct ksm_patch_ref *ksm_patch_ref_get(struct folio *kfolio)
 	new->folio = kfolio;
 	new->pfn = folio_pfn(kfolio);
 	refcount_set(&new->users, 1);
+	new->objcg = NULL;
+	new->copied = false;
 	rb_add(&new->node, &ksm_patch_refs, ksm_patch_ref_less);
 	atomic_long_inc(&ksm_patch_nr_refs);
 	spin_unlock(&ksm_patch_refs_lock);
@@ -311,8 +329,12 @@ static void ksm_patch_ref_put(struct ksm_patch_ref *ref)
 	rb_erase(&ref->node, &ksm_patch_refs);
 	folio = ref->folio;
 	atomic_long_dec(&ksm_patch_nr_refs);
+	if (ref->copied)
+		atomic_long_dec(&ksm_patch_nr_copied);
 	spin_unlock(&ksm_patch_refs_lock);
 	ksm_patch_folio_put(folio);
+	if (ref->objcg)
+		obj_cgroup_put(ref->objcg);
 	kfree(ref);
 }
 
@@ -466,6 +488,109 @@ void ksm_patch_backfill(struct folio *kfolio)
 		ksm_patch_index(kfolio);
 }
 
+/*
+ * Copy the page of @ref, @folio (referenced by the caller), a KSM page no
+ * process maps, into a page charged to the memory cgroup of the first page
+ * patched against it, and drop the KSM page, unless it is charged there
+ * already (then it stays, and can migrate).  The copy is kernel memory: a
+ * removed cgroup's charge moves to its parent, as for zswap's entries, so
+ * no reference keeps a removed cgroup alive.
+ */
+static void ksm_patch_copy_ref(struct ksm_patch_ref *ref, struct folio *folio)
+{
+	struct obj_cgroup *objcg = get_obj_cgroup_from_folio(folio);
+	struct mem_cgroup *memcg, *old;
+	struct page *page;
+
+	if (objcg)
+		obj_cgroup_put(objcg);
+	if (objcg == ref->objcg)
+		return;
+	memcg = ref->objcg ? get_mem_cgroup_from_objcg(ref->objcg) : NULL;
+	old = set_active_memcg(memcg);
+	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_NORETRY | __GFP_NOWARN);
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	/* Tried again after the next full scan. */
+	if (!page)
+		return;
+	/* A KSM page never changes. */
+	copy_highpage(page, folio_page(folio, 0));
+	spin_lock(&ksm_patch_refs_lock);
+	/* Migrated, or mapped again by a merge: not now. */
+	if (ref->folio != folio || folio_mapped(folio)) {
+		spin_unlock(&ksm_patch_refs_lock);
+		__free_page(page);
+		return;
+	}
+	rb_erase(&ref->node, &ksm_patch_refs);
+	ref->folio = page_folio(page);
+	ref->pfn = page_to_pfn(page);
+	ref->copied = true;
+	rb_add(&ref->node, &ksm_patch_refs, ksm_patch_ref_less);
+	atomic_long_inc(&ksm_patch_nr_copied);
+	spin_unlock(&ksm_patch_refs_lock);
+	ksm_patch_folio_put(folio);
+}
+
+/*
+ * The first reference at or after *@pfn whose page is a KSM page no
+ * process maps, with a user and a folio reference taken (in *@folio);
+ * *@pfn moves past it.  NULL after 1024 references without one, or at the
+ * end, where *@end is set.
+ */
+static struct ksm_patch_ref *ksm_patch_next_unmapped(unsigned long *pfn,
+						     struct folio **folio,
+						     bool *end)
+{
+	struct ksm_patch_ref *ref;
+	struct rb_node *node;
+	unsigned int seen = 0;
+
+	spin_lock(&ksm_patch_refs_lock);
+	ref = ksm_patch_ref_from(*pfn);
+	while (ref && (ref->copied || folio_mapped(ref->folio))) {
+		*pfn = ref->pfn + 1;
+		node = rb_next(&ref->node);
+		ref = node ? rb_entry(node, struct ksm_patch_ref, node) : NULL;
+		if (ref && ++seen == 1024) {
+			spin_unlock(&ksm_patch_refs_lock);
+			return NULL;
+		}
+	}
+	*end = !ref;
+	if (ref) {
+		*pfn = ref->pfn + 1;
+		*folio = ref->folio;
+		ksm_patch_folio_get(*folio);
+		refcount_inc(&ref->users);
+	}
+	spin_unlock(&ksm_patch_refs_lock);
+	return ref;
+}
+
+/* Copy the references no process maps (ksm_patch_copy_ref()). */
+static void ksm_patch_copy_refs(void)
+{
+	struct ksm_patch_ref *ref;
+	unsigned long pfn = 0;
+	struct folio *folio;
+	bool end = false;
+
+	lockdep_assert_held(&ksm_patch_mutex);
+	if (!atomic_long_read(&ksm_patch_nr_refs))
+		return;
+	while (!end) {
+		ref = ksm_patch_next_unmapped(&pfn, &folio, &end);
+		if (ref) {
+			ksm_patch_copy_ref(ref, folio);
+			ksm_patch_folio_put(folio);
+			ksm_patch_ref_put(ref);
+		}
+		cond_resched();
+	}
+}
+
 /**
  * ksm_patch_scan_done() - ksmd finished a full scan
  *
@@ -476,6 +601,7 @@ void ksm_patch_scan_done(void)
 	mutex_lock(&ksm_patch_mutex);
 	if (ksm_patch_backfill_scans)
 		ksm_patch_backfill_scans--;
+	ksm_patch_copy_refs();
 	mutex_unlock(&ksm_patch_mutex);
 }
 
@@ -664,6 +790,8 @@ unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
 	}
 	len = w->best_len;
 	memcpy(dst, w->best, len);
+	if (!w->ref->objcg)
+		w->ref->objcg = get_obj_cgroup_from_folio(folio);
 	*ref = w->ref;
 	w->ref = NULL;
 	atomic_long_inc(&ksm_patch_pages);
@@ -920,6 +1048,8 @@ KSM_PATCH_STAT(patch_bytes, max(atomic_long_read(&ksm_patch_bytes), 0L));
 KSM_PATCH_STAT(patch_references,
 	       max(atomic_long_read(&ksm_patch_nr_refs), 0L));
 KSM_PATCH_STAT(patch_references_unmapped, ksm_patch_unmapped_refs());
+KSM_PATCH_STAT(patch_references_copied,
+	       max(atomic_long_read(&ksm_patch_nr_copied), 0L));
 KSM_PATCH_STAT(patch_faults, atomic_long_read(&ksm_patch_faults));
 KSM_PATCH_STAT(patch_bytes_saved, ksm_patch_saved());
 KSM_PATCH_STAT(patch_tried, READ_ONCE(ksm_patch_tried));
@@ -938,6 +1068,7 @@ static struct attribute *ksm_patch_attrs[] = {
 	&patch_bytes_attr.attr,
 	&patch_references_attr.attr,
 	&patch_references_unmapped_attr.attr,
+	&patch_references_copied_attr.attr,
 	&patch_faults_attr.attr,
 	&patch_bytes_saved_attr.attr,
 	&patch_tried_attr.attr,

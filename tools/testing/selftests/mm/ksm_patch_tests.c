@@ -44,6 +44,7 @@
 #define ZSWAP_ENABLED	"/sys/module/zswap/parameters/enabled"
 #define CG_WRITEBACK	"/sys/fs/cgroup/memory.zswap.writeback"
 #define CG_DIR		"/sys/fs/cgroup/ksm_patch_tests"
+#define CG_REFS		"/sys/fs/cgroup/ksm_patch_refs"
 #define FAIL_DECODE	"/sys/kernel/debug/fail_ksm_patch_decode/"
 #define MEM_DIR		"/sys/devices/system/memory/"
 #define NR_REF		256	/* reference pages (each merged from two) */
@@ -145,6 +146,7 @@ static void cleanup(void)
 	if (swap_file[0])
 		unlink(swap_file);
 	rmdir(CG_DIR);
+	rmdir(CG_REFS);
 	for (i = ARRAY_SIZE(saved_knobs) - 1; i >= 0; i--)
 		if (saved_values[i][0])
 			knob_write(saved_knobs[i], saved_values[i]);
@@ -929,6 +931,141 @@ static void test_memcg(void)
 	ksft_test_result(ok, "patched pages charged to their memcg at patch size\n");
 }
 
+/* A counter, or 0 on a kernel that does not have it. */
+static long knob_or_0(const char *name)
+{
+	char buf[64];
+
+	return knob_read_str(name, buf, sizeof(buf)) ? 0 :
+	       strtol(buf, NULL, 10);
+}
+
+/*
+ * Child of test_ref_charge(): in CG_DIR, pages similar to references
+ * @seed go cold and are patched; then, when told, read them back.
+ */
+static void ref_charge_patched(unsigned int seed, int ready, int go)
+{
+	char *s, *copy, *ref, buf[32], c;
+	uint64_t x = seed;
+	double took;
+	size_t i;
+
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	if (knob_write(CG_DIR "/cgroup.procs", buf))
+		_exit(2);
+	ref = malloc(pagesize);
+	s = map_mergeable(NR_REF);
+	copy = malloc(NR_REF * pagesize);
+	if (!ref || !copy)
+		_exit(2);
+	for (i = 0; i < NR_REF; i++) {
+		fill_ref(ref, seed, i);
+		make_similar(s + i * pagesize, ref, &x);
+	}
+	memcpy(copy, s, NR_REF * pagesize);
+	knob_set("cold_compress", 1);
+	wait_present_below(s, NR_REF, NR_REF / 20, &took);
+	write(ready, "p", 1);
+	if (read(go, &c, 1) != 1)
+		_exit(2);
+	_exit(memcmp(copy, s, NR_REF * pagesize) ? 1 : 0);
+}
+
+/*
+ * A KSM page that only patches keep is charged to the memory cgroup of
+ * the pages patched against it: the references are made in CG_REFS, the
+ * patched pages in CG_DIR; once the process of CG_REFS exited, ksmd
+ * copies the references into pages charged to CG_DIR, CG_REFS is empty
+ * and can go, and the patched pages read back intact.
+ */
+static void test_ref_charge(void)
+{
+	long refs_cur, patched, refs, copied0, copied = 0, kernel0, kernel = 0;
+	int ready[2], go[2], status, i;
+	pid_t refs_pid, pid;
+	struct tier_run t;
+	char buf[32], c;
+	bool ok;
+
+	if (!setup_cgroup())
+		return;
+	if (mkdir(CG_REFS, 0755) && errno != EEXIST)
+		ksft_exit_fail_msg("mkdir %s: %s\n", CG_REFS, strerror(errno));
+	knob_set("cold_compress", 0);
+	if (pipe(ready) || pipe(go))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	refs_pid = fork();
+	if (!refs_pid) {
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		if (knob_write(CG_REFS "/cgroup.procs", buf))
+			_exit(2);
+		make_refs(16);
+		write(ready[1], "r", 1);
+		pause();
+		_exit(0);
+	}
+	if (read(ready[0], &c, 1) != 1)
+		ksft_exit_fail_msg("the child made no references\n");
+	refs_cur = knob(CG_REFS "/memory.current");
+	tier_snap(&t);
+	copied0 = knob_or_0("patch_references_copied");
+	pid = fork();
+	if (!pid)
+		ref_charge_patched(16, ready[1], go[0]);
+	if (read(ready[0], &c, 1) != 1)
+		ksft_exit_fail_msg("the patched child failed\n");
+	knob_set("cold_compress", 0);
+	patched = knob("patch_pages") - t.pages;
+	refs = knob("patch_references") - t.refs;
+	kernel0 = keyed_value(CG_DIR "/memory.stat", "kernel", ' ');
+	ksft_print_msg("ref charge: %ld patched against %ld references; refs cgroup %ld kB\n",
+		       patched, refs, refs_cur / 1024);
+
+	kill(refs_pid, SIGKILL);
+	waitpid(refs_pid, &status, 0);
+	/* The copies are made at the end of a full scan. */
+	ok = wait_full_scans(3);
+	/* memcg statistics may take 2 seconds to show. */
+	for (i = 0; i < 50; i++) {
+		copied = knob_or_0("patch_references_copied") - copied0;
+		refs_cur = knob(CG_REFS "/memory.current");
+		kernel = keyed_value(CG_DIR "/memory.stat", "kernel", ' ');
+		if (copied == refs && refs_cur < NR_REF * (long)pagesize / 4 &&
+		    kernel - kernel0 >= refs * (long)pagesize * 9 / 10)
+			break;
+		usleep(100000);
+	}
+	ksft_print_msg("ref charge: refs gone: %ld copied, refs cgroup %ld kB\n",
+		       copied, refs_cur / 1024);
+	ksft_print_msg("ref charge: patched cgroup kernel +%ld kB\n",
+		       (kernel - kernel0) / 1024);
+	ok &= patched >= NR_REF * 90 / 100 && refs > 0 && copied == refs &&
+	      refs_cur < NR_REF * (long)pagesize / 4 &&
+	      kernel - kernel0 >= refs * (long)pagesize * 9 / 10;
+	if (rmdir(CG_REFS)) {
+		ksft_print_msg("rmdir %s: %s\n", CG_REFS, strerror(errno));
+		ok = false;
+	}
+
+	write(go[1], "c", 1);
+	waitpid(pid, &status, 0);
+	ksft_print_msg("ref charge: read back %s; patch_pages %ld -> %ld, references %ld -> %ld\n",
+		       WIFEXITED(status) && !WEXITSTATUS(status) ?
+		       "intact" : "WRONG", t.pages, knob("patch_pages"),
+		       t.refs, knob("patch_references"));
+	ok &= WIFEXITED(status) && !WEXITSTATUS(status);
+	ok &= knob("patch_pages") == t.pages &&
+	      knob("patch_references") == t.refs &&
+	      knob_or_0("patch_references_copied") == copied0;
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	ok &= wait_full_scans(2);
+	ksft_test_result(ok, "a reference only patches keep is charged to their memcg\n");
+}
+
 /*
  * zswap writes patched pages back to the swap device when their memory
  * cgroup goes over memory.zswap.max: each store from the cgroup writes
@@ -1589,7 +1726,7 @@ int main(void)
 		ksft_exit_skip("kernel without zswap\n");
 	if (pagesize != 4096)
 		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
-	ksft_set_plan(16);
+	ksft_set_plan(17);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -1630,6 +1767,7 @@ int main(void)
 	test_swapoff();
 	test_exit();
 	test_memcg();
+	test_ref_charge();
 	test_writeback();
 	test_decode_fail();
 	test_writer();

@@ -7,15 +7,17 @@
  * (ordinary memory, never merged).  They fill pages with content that KSM
  * can share (the same pages in every worker), patch (pages similar to
  * those), compress (compressible unique pages) or not (random pages), and
- * zero pages; read file pages into the region (buffered, O_DIRECT, AIO),
- * rewrite pages, fork children that check their copy, MADV_DONTNEED,
- * MADV_PAGEOUT, MADV_UNMERGEABLE and MADV_MERGEABLE, mprotect, mremap,
- * replace ranges with new mappings, collapse THPs and migrate themselves
- * between NUMA nodes.  The main process meanwhile flips KSM's knobs
- * (io_hints, cold_compress, patch_tier, their capacities, run=2 then
- * run=1), compacts memory, reclaims the workers' memory cgroup, turns
- * swap off and on, and injects slab and page allocation failures into
- * ksmd.  Each worker checks all its pages against its shadow at every
+ * zero pages; read file pages into the region (buffered, O_DIRECT, AIO,
+ * io_uring), rewrite pages, fork children that check their copy,
+ * MADV_DONTNEED, MADV_PAGEOUT, MADV_UNMERGEABLE and MADV_MERGEABLE,
+ * mprotect, mremap, replace ranges with new mappings, collapse and split
+ * THPs and migrate themselves between NUMA nodes.  Each worker is in a
+ * memory cgroup of its own, so KSM pages and the patches against them
+ * belong to different cgroups.  The main process meanwhile flips KSM's
+ * knobs (io_hints and its scan share, cold_compress, patch_tier, their
+ * capacities, run=2 then run=1), compacts memory, reclaims the workers'
+ * memory cgroup and limits it by memory.high, turns swap off and on, and
+ * injects slab and page allocation failures into ksmd.  Each worker checks all its pages against its shadow at every
  * phase (60 s) and at the end.
  *
  * Usage: ksm_stress [-s SECONDS] [-w WORKERS] [-p PAGES] [-S SWAPDEV|auto] [-t]
@@ -53,6 +55,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <linux/aio_abi.h>
+#include <linux/io_uring.h>
 
 #include "../kselftest.h"
 
@@ -70,14 +73,14 @@
 #define MADV_COLLAPSE	25
 #endif
 
-enum { OP_WRITE, OP_READ, OP_DIRECT, OP_AIO, OP_CHECK, OP_DONTNEED,
-	OP_PAGEOUT, OP_PROTECT, OP_UNMERGE, OP_MREMAP, OP_REMAP, OP_FORK,
-	OP_MIGRATE, OP_COLLAPSE, NR_OPS };
+enum { OP_WRITE, OP_READ, OP_DIRECT, OP_AIO, OP_URING, OP_CHECK,
+	OP_DONTNEED, OP_PAGEOUT, OP_PROTECT, OP_UNMERGE, OP_MREMAP, OP_REMAP,
+	OP_FORK, OP_MIGRATE, OP_COLLAPSE, OP_SPLIT, NR_OPS };
 
 static const char * const op_names[NR_OPS] = {
-	"write", "read", "direct", "aio", "check", "dontneed", "pageout",
-	"mprotect", "unmerge", "mremap", "remap", "fork", "migrate",
-	"collapse",
+	"write", "read", "direct", "aio", "io_uring", "check", "dontneed",
+	"pageout", "mprotect", "unmerge", "mremap", "remap", "fork", "migrate",
+	"collapse", "split",
 };
 
 /**
@@ -247,15 +250,10 @@ static int read_str(const char *path, char *buf, size_t len)
 
 static long read_long(const char *path)
 {
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
+	char buf[64];
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
+	return read_str(path, buf, sizeof(buf)) || !buf[0] ? -1 :
+	       strtol(buf, NULL, 10);
 }
 
 static long ksm(const char *name)
@@ -280,7 +278,7 @@ static const char * const knobs[] = {
 	"run", "pages_to_scan", "sleep_millisecs", "io_hints",
 	"io_hints_capacity", "cold_compress", "nru_idle_scans",
 	"nru_cold_scans", "cold_compress_pages", "patch_tier",
-	"patch_references_max", "patch_candidates",
+	"patch_references_max", "patch_candidates", "io_hints_scan_percent",
 };
 
 static long saved[ARRAY_SIZE(knobs)];
@@ -360,6 +358,74 @@ static void *map_region(size_t size, int prot)
 	return a;
 }
 
+/*
+ * One IORING_OP_READ of @len bytes at @off of @fd into @dst, on a ring of
+ * its own: the bytes read, or -1 with errno set.
+ */
+static ssize_t uring_read(int fd, char *dst, size_t len, off_t off)
+{
+	struct io_uring_params p = {};
+	size_t sq_size, cq_size;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	unsigned int *tail, *head;
+	ssize_t got = -1;
+	char *sq, *cq;
+	int ring;
+
+	ring = syscall(__NR_io_uring_setup, 1, &p);
+	if (ring < 0)
+		return -1;
+	sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	cq_size = p.cq_off.cqes + p.cq_entries * sizeof(*cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP)
+		sq_size = cq_size = sq_size > cq_size ? sq_size : cq_size;
+	sq = mmap(NULL, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, ring,
+		  IORING_OFF_SQ_RING);
+	cq = p.features & IORING_FEAT_SINGLE_MMAP ? sq :
+	     mmap(NULL, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED, ring,
+		  IORING_OFF_CQ_RING);
+	sqe = mmap(NULL, sizeof(*sqe), PROT_READ | PROT_WRITE, MAP_SHARED,
+		   ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqe == MAP_FAILED)
+		goto out;
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_READ;
+	sqe->fd = fd;
+	sqe->addr = (uintptr_t)dst;
+	sqe->len = len;
+	sqe->off = off;
+	((unsigned int *)(sq + p.sq_off.array))[0] = 0;
+	tail = (unsigned int *)(sq + p.sq_off.tail);
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0) < 0)
+		goto out;
+	head = (unsigned int *)(cq + p.cq_off.head);
+	if (__atomic_load_n((unsigned int *)(cq + p.cq_off.tail),
+			    __ATOMIC_ACQUIRE) == *head) {
+		errno = EIO;
+		goto out;
+	}
+	cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) +
+	      (*head & *(unsigned int *)(cq + p.cq_off.ring_mask));
+	got = cqe->res;
+	if (got < 0) {
+		errno = -got;
+		got = -1;
+	}
+	__atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
+out:
+	if (sqe != MAP_FAILED)
+		munmap(sqe, sizeof(*sqe));
+	if (cq != MAP_FAILED && cq != sq)
+		munmap(cq, cq_size);
+	if (sq != MAP_FAILED)
+		munmap(sq, sq_size);
+	close(ring);
+	return got;
+}
+
 static void op_read(struct worker *w, size_t i, size_t n, int how)
 {
 	unsigned int f = rnd(&w->x) % (FILE_PAGES - n);
@@ -367,9 +433,14 @@ static void op_read(struct worker *w, size_t i, size_t n, int how)
 	ssize_t got = -1;
 	size_t j;
 
-	if (how != OP_READ && direct_fd < 0)
+	if ((how == OP_DIRECT || how == OP_AIO) && direct_fd < 0)
 		how = OP_READ;
-	if (how == OP_AIO) {
+	if (how == OP_URING) {
+		/* Buffered or O_DIRECT, as QEMU's aio=io_uring does either. */
+		int fd = direct_fd >= 0 && rnd(&w->x) & 1 ? direct_fd : file_fd;
+
+		got = uring_read(fd, dst, n * ps, (off_t)f * ps);
+	} else if (how == OP_AIO) {
 		aio_context_t ctx = 0;
 		struct iocb cb = {}, *cbs[1] = { &cb };
 		struct io_event ev;
@@ -458,6 +529,16 @@ static void op_migrate(struct worker *w)
 		worker_die("migrate_pages");
 }
 
+/* Split the THPs of the first 2 MiB at @p, if debugfs lets us. */
+static bool split_thp(char *p)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%d,%#lx,%#lx", getpid(), (unsigned long)p,
+		 (unsigned long)p + THP_SIZE);
+	return !write_str(DEBUGFS "split_huge_pages", buf);
+}
+
 static void worker_run(int id, size_t pages, bool thp)
 {
 	struct sigaction sa = { .sa_handler = on_bus };
@@ -512,7 +593,7 @@ static void worker_run(int id, size_t pages, bool thp)
 			}
 			w.res->ops[OP_WRITE]++;
 		} else if (op < 45) {
-			op_read(&w, i, n, OP_READ + op % 3);
+			op_read(&w, i, n, OP_READ + op % 4);
 		} else if (op < 60) {
 			check(&w, i, n);
 			w.res->ops[OP_CHECK]++;
@@ -551,8 +632,12 @@ static void worker_run(int id, size_t pages, bool thp)
 			op_migrate(&w);
 			w.res->ops[OP_MIGRATE]++;
 		} else if (op < 75 && thp) {
-			madvise(w.mem, THP_SIZE, MADV_COLLAPSE);
-			w.res->ops[OP_COLLAPSE]++;
+			if (rnd(&w.x) & 1) {
+				madvise(w.mem, THP_SIZE, MADV_COLLAPSE);
+				w.res->ops[OP_COLLAPSE]++;
+			} else if (split_thp(w.mem)) {
+				w.res->ops[OP_SPLIT]++;
+			}
 		} else {
 			/* Leave pages alone for a while: they go cold. */
 			usleep(2000);
@@ -575,6 +660,27 @@ static int loop_detach(const char *dev)
 }
 
 /* A swap device for the run: 256 MiB on a loop device, file in /tmp. */
+/*
+ * The first line @cmd prints, without its newline, into @buf: 0 if the
+ * command succeeded and printed one, else -1 with @buf empty.
+ */
+static int popen_line(const char *cmd, char *buf, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+
+	buf[0] = 0;
+	if (!p)
+		return -1;
+	if (!fgets(buf, len, p))
+		buf[0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	if (pclose(p) || !buf[0]) {
+		buf[0] = 0;
+		return -1;
+	}
+	return 0;
+}
+
 static bool swap_auto(void)
 {
 	static const char * const steps[] = {
@@ -584,20 +690,14 @@ static bool swap_auto(void)
 	};
 	char cmd[256] = "";
 	size_t i;
-	FILE *p;
 
 	for (i = 0; i < ARRAY_SIZE(steps); i++) {
 		if (i)
 			strcat(cmd, " && ");
 		strcat(cmd, steps[i]);
 	}
-	p = popen(cmd, "r");
-	if (!p)
-		return false;
-	if (!fgets(auto_swap, sizeof(auto_swap), p))
-		auto_swap[0] = 0;
-	auto_swap[strcspn(auto_swap, "\n")] = 0;
-	if (pclose(p) || !auto_swap[0] || swapon(auto_swap, 0)) {
+	if (popen_line(cmd, auto_swap, sizeof(auto_swap)) ||
+	    swapon(auto_swap, 0)) {
 		if (auto_swap[0])
 			loop_detach(auto_swap);
 		auto_swap[0] = 0;
@@ -624,17 +724,12 @@ static int ksmd_pid(void)
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	char path[300], comm[32];
-	int pid = -1, fd;
-	ssize_t n;
+	int pid = -1;
 
 	while (d && (e = readdir(d)) && pid < 0) {
 		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-		fd = open(path, O_RDONLY);
-		if (fd < 0)
-			continue;
-		n = read(fd, comm, sizeof(comm) - 1);
-		close(fd);
-		if (n == 5 && !strncmp(comm, "ksmd\n", 5))
+		if (!read_str(path, comm, sizeof(comm)) &&
+		    !strcmp(comm, "ksmd"))
 			pid = atoi(e->d_name);
 	}
 	if (d)
@@ -666,8 +761,6 @@ static bool inject(bool on)
 	char path[128];
 	bool ok = ksmd > 0;
 	size_t d, a;
-	ssize_t n;
-	int fd;
 
 	for (d = 0; d < ARRAY_SIZE(fi_dirs); d++) {
 		for (a = 0; a < ARRAY_SIZE(fi_attrs); a++) {
@@ -675,12 +768,9 @@ static bool inject(bool on)
 
 			fi_path(path, sizeof(path), d, a);
 			if (on) {
-				fd = open(path, O_RDONLY);
-				n = fd < 0 ? -1 : read(fd, old, 23);
-				old[n > 0 ? n : 0] = 0;
-				if (fd >= 0)
-					close(fd);
-				ok &= n > 0 && !write_str(path, fi_on[a]);
+				if (read_str(path, old, sizeof(fi_saved[d][a])))
+					old[0] = 0;
+				ok &= old[0] && !write_str(path, fi_on[a]);
 			} else if (old[0]) {
 				write_str(path, old);
 			}
@@ -705,6 +795,7 @@ static void flip_knob(uint64_t *x)
 		{ "patch_candidates", { 1, 2, 8 } },
 		{ "pages_to_scan", { 500, 2000, 4000 } },
 		{ "nru_cold_scans", { 1, 2, 3 } },
+		{ "io_hints_scan_percent", { 0, 50, 99 } },
 	};
 	unsigned int k = rnd(x) % ARRAY_SIZE(f);
 
@@ -753,6 +844,21 @@ static bool crossed(long last, long t, long period, long shift)
 }
 
 /*
+ * Set the workers' memory.high to 3/4 of what they use (@on), or back to
+ * max: reclaim then pushes their pages into zswap as they allocate.
+ */
+static void squeeze(bool on)
+{
+	long cur = read_long(CG_DIR "/memory.current");
+	char buf[32] = "max";
+
+	if (on && cur > 0)
+		snprintf(buf, sizeof(buf), "%ld", cur / 4 * 3);
+	if (write_str(CG_DIR "/memory.high", buf))
+		ksft_print_msg("memory.high %s: %s\n", buf, strerror(errno));
+}
+
+/*
  * The main process's part for @seconds of wall time: each event at its
  * own period.  An event that takes long (swapoff, run=2) delays the
  * others, each of which then runs once, and not the end.
@@ -789,6 +895,11 @@ static void control(int seconds, struct tier_max *tm)
 			write_str(CG_DIR "/memory.reclaim", "8M");
 			tier_sample(tm);
 		}
+		/* A limit that forces reclaim for 2 s of every 20 s. */
+		if (crossed(last, t, 20, 10))
+			squeeze(true);
+		if (crossed(last, t, 20, 8))
+			squeeze(false);
 		if (swapdev && crossed(last, t, 30, 5)) {
 			if (swapoff(swapdev))
 				ksft_print_msg("swapoff: %s\n", strerror(errno));
@@ -824,6 +935,13 @@ static void cleanup(void)
 	for (k = ARRAY_SIZE(knobs); k-- > 0;)
 		if (saved[k] >= 0)
 			ksm_set(knobs[k], saved[k]);
+	for (w = 0; w < MAX_WORKERS; w++) {
+		char cg[64];
+
+		snprintf(cg, sizeof(cg), CG_DIR "/w%d", w);
+		if (rmdir(cg) && errno != ENOENT)
+			ksft_print_msg("rmdir %s: %s\n", cg, strerror(errno));
+	}
 	if (rmdir(CG_DIR) && errno != ENOENT)
 		ksft_print_msg("rmdir %s: %s\n", CG_DIR, strerror(errno));
 	if (direct_fd >= 0)
@@ -845,13 +963,10 @@ static void on_term(int sig)
 /* Whether node 1 has memory: the workers migrate between 0 and 1. */
 static int memory_nodes(void)
 {
-	char buf[64] = "";
-	int fd = open("/sys/devices/system/node/has_memory", O_RDONLY);
+	char buf[64];
 
-	if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	if (fd >= 0)
-		close(fd);
+	if (read_str("/sys/devices/system/node/has_memory", buf, sizeof(buf)))
+		return 1;
 	return !strncmp(buf, "0-1", 3) || !strncmp(buf, "0,1", 3) ? 2 : 1;
 }
 
@@ -859,19 +974,10 @@ static int memory_nodes(void)
 static int open_direct(void)
 {
 	char cmd[96];
-	FILE *p;
 
 	snprintf(cmd, sizeof(cmd), "losetup -f --show %s", file_path);
-	p = popen(cmd, "r");
-	if (!p)
+	if (popen_line(cmd, file_loop, sizeof(file_loop)))
 		return -1;
-	if (!fgets(file_loop, sizeof(file_loop), p))
-		file_loop[0] = 0;
-	file_loop[strcspn(file_loop, "\n")] = 0;
-	if (pclose(p) || !file_loop[0]) {
-		file_loop[0] = 0;
-		return -1;
-	}
 	return open(file_loop, O_RDONLY | O_DIRECT);
 }
 
@@ -968,11 +1074,14 @@ int main(int argc, char **argv)
 
 	/*
 	 * The workers' memory cgroup, zswap writeback off: the cold tier
-	 * pushes pages only where what zswap refuses stays in memory.
+	 * pushes pages only where what zswap refuses stays in memory.  A
+	 * cgroup of its own for each worker below it: a KSM page is charged
+	 * to one worker's cgroup, and patches of others are made against it.
 	 */
 	if (write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
 	    (mkdir(CG_DIR, 0755) && errno != EEXIST) ||
-	    write_str(CG_DIR "/memory.zswap.writeback", "0"))
+	    write_str(CG_DIR "/memory.zswap.writeback", "0") ||
+	    write_str(CG_DIR "/cgroup.subtree_control", "+memory"))
 		ksft_exit_fail_msg("memory cgroup %s: %s\n", CG_DIR,
 				   strerror(errno));
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
@@ -987,16 +1096,18 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			ksft_exit_fail_msg("fork: %s\n", strerror(errno));
 		if (!pid) {
-			char me[16];
+			char me[16], cg[64];
 
 			/* Never outlive the main process. */
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			if (getppid() != main_pid)
 				_exit(1);
 			snprintf(me, sizeof(me), "%d", getpid());
-			if (write_str(CG_DIR "/cgroup.procs", me)) {
+			snprintf(cg, sizeof(cg), CG_DIR "/w%d", w);
+			if ((mkdir(cg, 0755) && errno != EEXIST) ||
+			    write_str(strcat(cg, "/cgroup.procs"), me)) {
 				errno = EIO;
-				worker_die(CG_DIR "/cgroup.procs");
+				worker_die(cg);
 			}
 			worker_run(w, pages, w == 0);
 		}
@@ -1009,6 +1120,7 @@ int main(int argc, char **argv)
 
 	start = now();
 	control(seconds, &tm);
+	squeeze(false);
 	inject(false);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 	for (w = 0; w < nr_kids; w++) {

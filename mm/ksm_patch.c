@@ -36,7 +36,8 @@
  * maps any more into a page charged to the memory cgroup of the first
  * page patched against it (if it is charged elsewhere), and lets the KSM
  * page go: the cost of a reference is then borne by the patched pages
- * that keep it, and a removed cgroup is never kept alive by one.  On
+ * that keep it, and (with kernel memory accounting, the default) a
+ * removed cgroup is not kept alive by one.  On
  * swap-in or writeback, zswap rebuilds the page from the patch; a patch
  * that fails its checks is an I/O error and its entry stays, so every
  * access gets SIGBUS and never other content; freeing the last entry
@@ -88,6 +89,8 @@
 #define KSM_PATCH_INDEX_MASK		((1UL << KSM_PATCH_INDEX_ORDER) - 1)
 #define KSM_PATCH_MAX_CANDIDATES	8U
 #define KSM_PATCH_MIN_BYTES		64U
+/* References ksmd copies at the end of a full scan at most */
+#define KSM_PATCH_COPIES_PER_SCAN	1024U
 
 /*
  * Tunables (knobs below; k, s and c of the Difference Engine)
@@ -186,8 +189,9 @@ static bool ksm_patch_should_fail_decode(void)
  * @pfn: its pfn
  * @users: zswap entries (and the pending patch) that use it
  * @objcg: the memory cgroup of the first page patched against it, or NULL
- *	(the root, or no memory cgroups); set and read by ksmd under
- *	ksm_patch_mutex
+ *	(the root, or no memory cgroups); set (once, with @charged) and read
+ *	by ksmd under ksm_patch_mutex
+ * @charged: @objcg is set
  * @copied: @folio is the tier's copy of a KSM page no process mapped any
  *	more (ksm_patch_copy_refs()), not a KSM page
  *
@@ -200,6 +204,7 @@ struct ksm_patch_ref {
 	unsigned long pfn;
 	refcount_t users;
 	struct obj_cgroup *objcg;
+	bool charged;
 	bool copied;
 };
 
@@ -313,6 +318,7 @@ static struct ksm_patch_ref *ksm_patch_ref_get(struct folio *kfolio)
 	new->pfn = folio_pfn(kfolio);
 	refcount_set(&new->users, 1);
 	new->objcg = NULL;
+	new->charged = false;
 	new->copied = false;
 	rb_add(&new->node, &ksm_patch_refs, ksm_patch_ref_less);
 	atomic_long_inc(&ksm_patch_nr_refs);
@@ -488,34 +494,57 @@ void ksm_patch_backfill(struct folio *kfolio)
 		ksm_patch_index(kfolio);
 }
 
+/* Is @folio charged to the memory cgroup a copy of @ref would be? */
+static bool ksm_patch_charged_there(struct ksm_patch_ref *ref,
+				    struct folio *folio)
+{
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *want = root_mem_cgroup;
+	bool same;
+
+	/* Without kernel memory accounting the copy is charged nowhere. */
+	if (mem_cgroup_disabled() || !memcg_kmem_online())
+		return true;
+	rcu_read_lock();
+	if (ref->objcg)
+		want = obj_cgroup_memcg(ref->objcg);
+	same = folio_memcg(folio) == want;
+	rcu_read_unlock();
+	return same;
+#else
+	return true;
+#endif
+}
+
 /*
  * Copy the page of @ref, @folio (referenced by the caller), a KSM page no
  * process maps, into a page charged to the memory cgroup of the first page
  * patched against it, and drop the KSM page, unless it is charged there
  * already (then it stays, and can migrate).  The copy is kernel memory: a
  * removed cgroup's charge moves to its parent, as for zswap's entries, so
- * no reference keeps a removed cgroup alive.
+ * no copy keeps a removed cgroup alive.  Poisoned pages are not copied.  Never waits for memory: no
+ * reclaim, and no memory.high throttling of ksmd on a cgroup's behalf; a
+ * copy that fails is tried again after the next full scan.
  */
 static void ksm_patch_copy_ref(struct ksm_patch_ref *ref, struct folio *folio)
 {
-	struct obj_cgroup *objcg = get_obj_cgroup_from_folio(folio);
 	struct mem_cgroup *memcg, *old;
 	struct page *page;
 
-	if (objcg)
-		obj_cgroup_put(objcg);
-	if (objcg == ref->objcg)
+	if (!ref->charged || ksm_patch_charged_there(ref, folio))
 		return;
 	memcg = ref->objcg ? get_mem_cgroup_from_objcg(ref->objcg) : NULL;
 	old = set_active_memcg(memcg);
-	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_NORETRY | __GFP_NOWARN);
+	page = alloc_page(GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN);
 	set_active_memcg(old);
 	mem_cgroup_put(memcg);
-	/* Tried again after the next full scan. */
 	if (!page)
 		return;
-	/* A KSM page never changes. */
-	copy_highpage(page, folio_page(folio, 0));
+	/* A KSM page never changes; but it may be poisoned. */
+	if (copy_mc_highpage(page, folio_page(folio, 0))) {
+		__free_page(page);
+		return;
+	}
 	spin_lock(&ksm_patch_refs_lock);
 	/* Migrated, or mapped again by a merge: not now. */
 	if (ref->folio != folio || folio_mapped(folio)) {
@@ -533,9 +562,18 @@ static void ksm_patch_copy_ref(struct ksm_patch_ref *ref, struct folio *folio)
 	ksm_patch_folio_put(folio);
 }
 
+/* A KSM page nobody uses but the tier: no mapping, no rmap_item. */
+static bool ksm_patch_ref_unused(struct ksm_patch_ref *ref)
+{
+	struct folio *folio = ref->folio;
+
+	return !ref->copied && !folio_mapped(folio) &&
+	       !folio_test_hwpoison(folio) && ksm_folio_unused(folio);
+}
+
 /*
  * The first reference at or after *@pfn whose page is a KSM page no
- * process maps, with a user and a folio reference taken (in *@folio);
+ * process uses, with a user and a folio reference taken (in *@folio);
  * *@pfn moves past it.  NULL after 1024 references without one, or at the
  * end, where *@end is set.
  */
@@ -549,7 +587,7 @@ static struct ksm_patch_ref *ksm_patch_next_unmapped(unsigned long *pfn,
 
 	spin_lock(&ksm_patch_refs_lock);
 	ref = ksm_patch_ref_from(*pfn);
-	while (ref && (ref->copied || folio_mapped(ref->folio))) {
+	while (ref && !ksm_patch_ref_unused(ref)) {
 		*pfn = ref->pfn + 1;
 		node = rb_next(&ref->node);
 		ref = node ? rb_entry(node, struct ksm_patch_ref, node) : NULL;
@@ -569,9 +607,13 @@ static struct ksm_patch_ref *ksm_patch_next_unmapped(unsigned long *pfn,
 	return ref;
 }
 
-/* Copy the references no process maps (ksm_patch_copy_ref()). */
+/*
+ * Copy the references no process uses (ksm_patch_copy_ref()), at most
+ * KSM_PATCH_COPIES_PER_SCAN of them.
+ */
 static void ksm_patch_copy_refs(void)
 {
+	unsigned int tries = KSM_PATCH_COPIES_PER_SCAN;
 	struct ksm_patch_ref *ref;
 	unsigned long pfn = 0;
 	struct folio *folio;
@@ -580,12 +622,13 @@ static void ksm_patch_copy_refs(void)
 	lockdep_assert_held(&ksm_patch_mutex);
 	if (!atomic_long_read(&ksm_patch_nr_refs))
 		return;
-	while (!end) {
+	while (!end && tries) {
 		ref = ksm_patch_next_unmapped(&pfn, &folio, &end);
 		if (ref) {
 			ksm_patch_copy_ref(ref, folio);
 			ksm_patch_folio_put(folio);
 			ksm_patch_ref_put(ref);
+			tries--;
 		}
 		cond_resched();
 	}
@@ -790,8 +833,10 @@ unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
 	}
 	len = w->best_len;
 	memcpy(dst, w->best, len);
-	if (!w->ref->objcg)
+	if (!w->ref->charged) {
 		w->ref->objcg = get_obj_cgroup_from_folio(folio);
+		w->ref->charged = true;
+	}
 	*ref = w->ref;
 	w->ref = NULL;
 	atomic_long_inc(&ksm_patch_pages);

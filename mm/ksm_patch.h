@@ -31,6 +31,8 @@ int zswap_ksm_unpatch_all(void);
 int ksm_patch_folio_refs(struct folio *folio);
 bool ksm_patch_maybe_ref(struct folio *folio);
 void ksm_patch_migrate(struct folio *newfolio, struct folio *folio);
+/* mm/ksm.c: a KSM page no rmap_item maps any more. */
+bool ksm_folio_unused(struct folio *folio);
 #else
 static inline void ksm_patch_index(struct folio *kfolio)
 {

@@ -17,8 +17,9 @@
  * knobs (io_hints and its scan share, cold_compress, patch_tier, their
  * capacities, run=2 then run=1), compacts memory, reclaims the workers'
  * memory cgroup and limits it by memory.high, turns swap off and on, and
- * injects slab and page allocation failures into ksmd.  Each worker checks all its pages against its shadow at every
- * phase (60 s) and at the end.
+ * injects slab and page allocation failures into ksmd.  Each worker
+ * checks all its pages against its shadow at every phase (60 s) and at
+ * the end.
  *
  * Usage: ksm_stress [-s SECONDS] [-w WORKERS] [-p PAGES] [-S SWAPDEV|auto] [-t]
  *
@@ -378,8 +379,10 @@ static ssize_t uring_read(int fd, char *dst, size_t len, off_t off)
 		return -1;
 	sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
 	cq_size = p.cq_off.cqes + p.cq_entries * sizeof(*cqe);
-	if (p.features & IORING_FEAT_SINGLE_MMAP)
-		sq_size = cq_size = sq_size > cq_size ? sq_size : cq_size;
+	if (p.features & IORING_FEAT_SINGLE_MMAP) {
+		sq_size = sq_size > cq_size ? sq_size : cq_size;
+		cq_size = sq_size;
+	}
 	sq = mmap(NULL, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, ring,
 		  IORING_OFF_SQ_RING);
 	cq = p.features & IORING_FEAT_SINGLE_MMAP ? sq :
@@ -398,15 +401,16 @@ static ssize_t uring_read(int fd, char *dst, size_t len, off_t off)
 	((unsigned int *)(sq + p.sq_off.array))[0] = 0;
 	tail = (unsigned int *)(sq + p.sq_off.tail);
 	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
-	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS,
-		    NULL, 0) < 0)
+	if (syscall(__NR_io_uring_enter, ring, 1, 0, 0, NULL, 0) != 1)
 		goto out;
+	/* Task work (of this ring, say) interrupts waits: wait again. */
 	head = (unsigned int *)(cq + p.cq_off.head);
-	if (__atomic_load_n((unsigned int *)(cq + p.cq_off.tail),
-			    __ATOMIC_ACQUIRE) == *head) {
-		errno = EIO;
-		goto out;
-	}
+	while (__atomic_load_n((unsigned int *)(cq + p.cq_off.tail),
+			       __ATOMIC_ACQUIRE) == *head)
+		if (syscall(__NR_io_uring_enter, ring, 0, 1,
+			    IORING_ENTER_GETEVENTS, NULL, 0) < 0 &&
+		    errno != EINTR)
+			goto out;
 	cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) +
 	      (*head & *(unsigned int *)(cq + p.cq_off.ring_mask));
 	got = cqe->res;
@@ -452,10 +456,16 @@ static void op_read(struct worker *w, size_t i, size_t n, int how)
 		cb.aio_buf = (uintptr_t)dst;
 		cb.aio_nbytes = n * ps;
 		cb.aio_offset = (off_t)f * ps;
-		if (syscall(SYS_io_submit, ctx, 1, cbs) == 1 &&
-		    syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) == 1) {
-			got = ev.res;
-			if (got < 0)
+		if (syscall(SYS_io_submit, ctx, 1, cbs) == 1) {
+			long r;
+
+			/* io_uring's task work interrupts the wait. */
+			do {
+				r = syscall(SYS_io_getevents, ctx, 1, 1, &ev,
+					    NULL);
+			} while (r < 0 && errno == EINTR);
+			got = r == 1 ? (ssize_t)ev.res : -1;
+			if (got < 0 && r == 1)
 				errno = -got;
 		}
 		syscall(SYS_io_destroy, ctx);
@@ -762,23 +772,31 @@ static bool inject(bool on)
 	bool ok = ksmd > 0;
 	size_t d, a;
 
+	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", ksmd);
+	if (ksmd > 0 && !on)
+		write_str(path, "0");
 	for (d = 0; d < ARRAY_SIZE(fi_dirs); d++) {
+		/*
+		 * Off in reverse: probability goes back first, before the
+		 * task filter that kept the failures to ksmd.
+		 */
 		for (a = 0; a < ARRAY_SIZE(fi_attrs); a++) {
-			char *old = fi_saved[d][a];
+			size_t i = on ? a : ARRAY_SIZE(fi_attrs) - 1 - a;
+			char *old = fi_saved[d][i];
 
-			fi_path(path, sizeof(path), d, a);
+			fi_path(path, sizeof(path), d, i);
 			if (on) {
-				if (read_str(path, old, sizeof(fi_saved[d][a])))
+				if (read_str(path, old, sizeof(fi_saved[d][i])))
 					old[0] = 0;
-				ok &= old[0] && !write_str(path, fi_on[a]);
+				ok &= old[0] && !write_str(path, fi_on[i]);
 			} else if (old[0]) {
 				write_str(path, old);
 			}
 		}
 	}
 	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", ksmd);
-	if (ksmd > 0)
-		ok &= !write_str(path, on ? "1" : "0");
+	if (ksmd > 0 && on)
+		ok &= !write_str(path, "1");
 	return ok;
 }
 

@@ -14,11 +14,33 @@
  * with nothing through reclaim into zswap, as MADV_PAGEOUT and DAMON do,
  * before there is any pressure.
  *
- * Ages are counted in full scans of ksmd and kept in two spare bytes of the
- * rmap_item.  Whether a page came back (a refault: it was accessed within
- * the cold threshold after the push) and which pages zswap refused (they
- * compress poorly; not retried until their content changes) is kept per
- * mm in an xarray, since the rmap_item of a page that left is freed.  When
+ * Ages are counted in ticks of a clock of seconds and kept in two spare
+ * bytes of the rmap_item: a page is cold when no visit saw it accessed for
+ * nru_cold_secs, however fast or slow ksmd scans.  The clock ticks every
+ * nru_cold_secs / 64 seconds (at least 1), and ticks are counted as
+ * each ksmd batch starts, all those that passed at once; a page is cold
+ * at one tick over nru_cold_secs, so that it was not seen used for at
+ * least nru_cold_secs.  An age saturates at 127 ticks; a page not
+ * visited for more than 255 ticks (smart_scan skips it, say, while a full
+ * scan is slow) may be seen younger than it is, and is pushed later,
+ * never sooner.  Accessed bits are only read at visits, so a page turns
+ * cold at the first visit nru_cold_secs after the last one that saw it
+ * accessed.
+ *
+ * A page is only pushed after it had its chance to merge: a visit that
+ * found its checksum unchanged searched both trees for it and entered it
+ * into the unstable tree, where every page visited later in that full
+ * scan could find it; it may be pushed from its next visit on.  So pages
+ * that are identical while they go cold merge before either is pushed;
+ * a copy that appears only later (written after the push, or just before
+ * the visit that pushes its twin) does not find a page that is out.  A
+ * page pushed leaves ksmd's rmap_list, as a page that is unmapped does,
+ * so pages_unshared and pages_volatile keep their meaning.
+ *
+ * Whether a page came back (a refault: it was accessed within the cold
+ * threshold after the push) and which pages zswap refused (they compress
+ * poorly; not retried until their content changes) is kept per mm in an
+ * xarray, since the rmap_item of a page that left is freed.  When
  * more than 1 in KSM_COLD_REFAULT_RATIO pushed pages fault back in, ksmd
  * raises the cold threshold (backoff) and lowers it again once refaults
  * stop.
@@ -30,7 +52,7 @@
  *   ksm_cold_knob_mutex
  *     ksm_thread_mutex (mm/ksm.c)
  *       mmap_lock
- *         page table lock (ksm_nru_test_young)
+ *         page table lock (ksm_nru_young_pmd())
  *           xa_lock of a ksm_cold_slot (ksm_cold_zapped)
  *   ksm_mmlist_lock (mm/ksm.c) nests the xa_lock of a ksm_cold_slot.
  *
@@ -51,6 +73,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/page_idle.h>
+#include <linux/pagewalk.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
 #include <linux/sysfs.h>
@@ -68,14 +91,17 @@ DEFINE_STATIC_KEY_FALSE(ksm_cold_key);
  * Tunables
  */
 
-#define KSM_NRU_SCANS_MAX		64U
+/* nru_idle_secs and nru_cold_secs at most: a day */
+#define KSM_NRU_SECS_MAX		86400U
+/* Ticks of the clock in nru_cold_secs, at most */
+#define KSM_NRU_COLD_TICKS		64U
 #define KSM_COLD_PAGES_DEFAULT		64U
 #define KSM_COLD_PAGES_MAX		4096U
 
-/* Full scans without access before a page is idle (class 3) */
-static unsigned int ksm_nru_idle_scans = 1;
-/* Full scans without access before a page is cold (class 4) */
-static unsigned int ksm_nru_cold_scans = 8;
+/* Seconds without access before a page is idle (class 3) */
+static unsigned int ksm_nru_idle_secs = 30;
+/* Seconds without access before a page is cold (class 4) */
+static unsigned int ksm_nru_cold_secs = 120;
 /* Pages ksmd pushes out per wakeup at most */
 static unsigned int ksm_cold_compress_pages = KSM_COLD_PAGES_DEFAULT;
 
@@ -88,14 +114,14 @@ static DEFINE_MUTEX(ksm_cold_knob_mutex);
 
 /* Back off when more than 1 in this many pushed pages came back. */
 #define KSM_COLD_REFAULT_RATIO		8
-/* Per-scan push and refault counts kept; more than KSM_NRU_AGE_MAX. */
+/* Per-tick push and refault counts kept; more than KSM_NRU_AGE_MAX. */
 #define KSM_COLD_WINDOW			128
 
 /*
- * The xarray value of a pushed page is the full-scan count of the push,
+ * The xarray value of a pushed page is the tick count of the push,
  * that of a refused page its checksum, truncated to what fits, and on
- * 64-bit the full-scan count of the refusal above it: a refused page is
- * tried again after KSM_COLD_RETRY_SCANS, in case what failed was not the
+ * 64-bit the tick count of the refusal above it: a refused page is
+ * tried again after KSM_COLD_RETRY_TICKS, in case what failed was not the
  * compression (a pool limit, a race with a pin or a lock).
  */
 #define KSM_COLD_POOR			1UL
@@ -103,11 +129,18 @@ static DEFINE_MUTEX(ksm_cold_knob_mutex);
 						U32_MAX : U32_MAX >> 3))
 #define KSM_COLD_RETRY_SHIFT		33
 #define KSM_COLD_RETRY_MASK		((1UL << 30) - 1)
-#define KSM_COLD_RETRY_SCANS		64
+#define KSM_COLD_RETRY_TICKS		64
 
-/* Full scans completed while the clock ran */
+/* Ticks of the clock, counted as ksmd batches start */
 static u32 ksm_cold_seq;
-/* Scans added to nru_cold_scans because pages came back */
+/* The length of a tick in seconds, set by ksmd; 0 until it first runs */
+static unsigned int ksm_cold_tick;
+/* When the last tick counted ended, in jiffies */
+static unsigned long ksm_cold_last;
+/* No pushes until ksm_cold_hold_until: ages count ticks of another length */
+static bool ksm_cold_holding;
+static unsigned long ksm_cold_hold_until;
+/* Ticks added to the cold threshold because pages came back */
 static unsigned int ksm_cold_backoff;
 /* Pages pushed in the current ksmd batch */
 static unsigned int ksm_cold_batch;
@@ -133,10 +166,44 @@ static unsigned long ksm_cold_refaults;
 /* Pushed pages not seen back yet, in mms still registered */
 static atomic_long_t ksm_cold_out = ATOMIC_LONG_INIT(0);
 
+/* The length of a tick for @cold_secs: at most 64 ticks in @cold_secs. */
+static unsigned int ksm_cold_tick_secs(unsigned int cold_secs)
+{
+	return max(DIV_ROUND_UP(cold_secs, KSM_NRU_COLD_TICKS), 1U);
+}
+
+/* @secs in ticks of @tick seconds, rounded up, at least 1 */
+static unsigned int ksm_cold_ticks(unsigned int secs, unsigned int tick)
+{
+	return clamp(DIV_ROUND_UP(secs, tick), 1U, KSM_NRU_AGE_MAX);
+}
+
+/*
+ * nru_cold_secs in ticks of the clock's current length, and one more: a
+ * stamp is the tick count when the page was seen, so an age of n ticks
+ * means more than n - 1 ticks of time.
+ */
+static unsigned int ksm_cold_base(void)
+{
+	unsigned int cold = READ_ONCE(ksm_nru_cold_secs);
+
+	return ksm_cold_ticks(cold, ksm_cold_tick ?: ksm_cold_tick_secs(cold)) +
+	       1;
+}
+
+/* Ticks without access before a page is cold, backoff included */
 static unsigned int ksm_cold_threshold(void)
 {
-	return min(READ_ONCE(ksm_nru_cold_scans) + ksm_cold_backoff,
-		   KSM_NRU_AGE_MAX);
+	return min(ksm_cold_base() + ksm_cold_backoff, KSM_NRU_AGE_MAX);
+}
+
+/* Ticks without access before a page is idle */
+static unsigned int ksm_cold_idle(void)
+{
+	unsigned int tick = ksm_cold_tick ?:
+			    ksm_cold_tick_secs(READ_ONCE(ksm_nru_cold_secs));
+
+	return ksm_cold_ticks(READ_ONCE(ksm_nru_idle_secs), tick);
 }
 
 static enum ksm_nru_class ksm_nru_class_of(unsigned int age, bool changed,
@@ -155,7 +222,7 @@ static enum ksm_nru_class ksm_nru_class_get(const struct ksm_nru *nru)
 }
 
 /*
- * Age @nru at full-scan count @seq, @young if the page was accessed since
+ * Age @nru at tick count @seq, @young if the page was accessed since
  * the last visit; store and return its class.
  */
 static enum ksm_nru_class ksm_nru_age(struct ksm_nru *nru, u32 seq,
@@ -182,7 +249,7 @@ static enum ksm_nru_class ksm_nru_age(struct ksm_nru *nru, u32 seq,
 	return class;
 }
 
-/* Was a page pushed at scan @pushed back soon enough at @seq to count? */
+/* Was a page pushed at tick @pushed back soon enough at @seq to count? */
 static bool ksm_cold_is_refault(unsigned long pushed, u32 seq,
 				unsigned int window)
 {
@@ -213,7 +280,7 @@ static u64 __maybe_unused ksm_cold_saved(unsigned long out,
 	return bytes - mul_u64_u64_div_u64(bytes, min(pool, stored), stored);
 }
 
-/* The record of content zswap refused at full-scan count @seq */
+/* The record of content zswap refused at tick count @seq */
 static unsigned long ksm_cold_poor_value(u32 checksum, u32 seq)
 {
 	unsigned long value = (checksum & KSM_COLD_DATA_MASK) << 1 |
@@ -230,7 +297,7 @@ static bool ksm_cold_poor_expired(unsigned long value, u32 seq)
 {
 #if BITS_PER_LONG > 32
 	return ((seq - (value >> KSM_COLD_RETRY_SHIFT)) & KSM_COLD_RETRY_MASK) >=
-	       KSM_COLD_RETRY_SCANS;
+	       KSM_COLD_RETRY_TICKS;
 #else
 	return false;
 #endif
@@ -406,51 +473,91 @@ void ksm_cold_zapped(struct ksm_cold_slot *cs, unsigned long addr)
  */
 
 /**
- * ksm_nru_test_young() - test and clear the accessed state of a page
- * @vma: the mergeable area mapping the page
- * @addr: user address of the page
- * @ptep: its page table entry, with the page table lock held
- * @folio: the folio mapped there
- *
- * Clears the accessed bit of the pte and of secondary MMUs (a KVM guest's
- * accesses are only in the latter), keeping the reference for reclaim in
- * the folio's young flag, as DAMON does.
- *
- * Return: true if the page was accessed since the last call.
+ * struct ksm_nru_young - what ksm_nru_test_young() looks for and finds
+ * @page: the page ksmd visits
+ * @young: it was accessed since the last test
  */
-bool ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
-			pte_t *ptep, struct folio *folio)
+struct ksm_nru_young {
+	struct page *page;
+	bool young;
+};
+
+/*
+ * Test and clear the accessed bit of the pte of one page, and of secondary
+ * MMUs (a KVM guest's accesses are only there), keeping the reference for
+ * reclaim in the folio's young flag, as DAMON does.  A page of a huge page
+ * mapped by a PMD counts as accessed: the clock ages small pages only.
+ */
+static int ksm_nru_young_pmd(pmd_t *pmd, unsigned long addr,
+			     unsigned long end, struct mm_walk *walk)
 {
-	if (!ptep_clear_young_notify(vma, addr, ptep))
-		return false;
-	folio_set_young(folio);
-	return true;
+	struct ksm_nru_young *y = walk->private;
+	spinlock_t *ptl;	/* of the pmd or the pte */
+	pte_t *ptep;
+
+	ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	if (ptl) {
+		y->young = true;
+		spin_unlock(ptl);
+		return 1;
+	}
+	ptep = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!ptep)
+		return 0;
+	if (pte_present(ptep_get(ptep)) &&
+	    pte_pfn(ptep_get(ptep)) == page_to_pfn(y->page) &&
+	    ptep_clear_young_notify(walk->vma, addr, ptep)) {
+		folio_set_young(page_folio(y->page));
+		y->young = true;
+	}
+	pte_unmap_unlock(ptep, ptl);
+	return 1;
+}
+
+static const struct mm_walk_ops ksm_nru_young_ops = {
+	.pmd_entry = ksm_nru_young_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/* Was @page, mapped at @addr of @vma, accessed since the last test? */
+static bool ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
+			       struct page *page)
+{
+	struct ksm_nru_young y = { .page = page };
+
+	walk_page_range_vma(vma, addr, addr + PAGE_SIZE, &ksm_nru_young_ops,
+			    &y);
+	return y.young;
 }
 
 /**
- * ksm_nru_seen() - age a page ksmd found on its linear scan
+ * ksm_nru_seen() - age a page ksmd visits on its linear scan
  * @cs: cold state of the mm
  * @nru: the clock state of the page's rmap_item
  * @vma: the area mapping the page, with the mmap_lock held for read
  * @addr: user address of the page
- * @young: what ksm_nru_test_young() returned for it
+ * @page: the page, referenced by ksmd
  *
- * Called for every page the scan finds, also the ones the smart scan then
- * skips.  The accessed bit is cleared without a TLB flush, so a page used
- * through a cached translation can look idle: when a page turns idle its
- * translation is flushed once, and from then on an access sets the bit
- * again.  A page remembered as pushed out is back: a refault if that
- * happened within the cold threshold.
+ * Called for the pages the scan visits, not for those smart_scan skips:
+ * those keep their accessed bit until a visit tests it, and their age,
+ * counted in time, is right then.  So the clock adds a page table walk
+ * per visited page, not per page the scan passes.  The accessed bit is
+ * cleared without a TLB flush, so a page used through a cached
+ * translation can look idle: when a page turns idle its translation is
+ * flushed once, and from then on an access sets the bit again.  A page
+ * remembered as pushed out is back: a refault if that happened within the
+ * cold threshold.
  */
 void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
-		  struct vm_area_struct *vma, unsigned long addr, bool young)
+		  struct vm_area_struct *vma, unsigned long addr,
+		  struct page *page)
 {
 	enum ksm_nru_class class, was = ksm_nru_class_get(nru);
 	unsigned int cold = ksm_cold_threshold();
+	bool young = ksm_nru_test_young(vma, addr, page);
 	unsigned long value;
 
-	class = ksm_nru_age(nru, ksm_cold_seq, young,
-			    READ_ONCE(ksm_nru_idle_scans), cold);
+	class = ksm_nru_age(nru, ksm_cold_seq, young, ksm_cold_idle(), cold);
 	ksm_nru_counting[class]++;
 	if (class >= KSM_NRU_IDLE && was < KSM_NRU_IDLE)
 		flush_tlb_page(vma, addr);
@@ -480,6 +587,14 @@ void ksm_nru_touch(struct ksm_nru *nru)
 
 static bool ksm_cold_may_push(void)
 {
+	if (ksm_cold_holding) {
+		if (time_before(jiffies, ksm_cold_hold_until))
+			return false;
+		ksm_cold_holding = false;
+	}
+	/* nru_cold_secs changed since the clock last moved: wait for it. */
+	if (ksm_cold_tick != ksm_cold_tick_secs(READ_ONCE(ksm_nru_cold_secs)))
+		return false;
 	return ksm_cold_batch < READ_ONCE(ksm_cold_compress_pages) &&
 	       zswap_is_enabled() && get_nr_swap_pages() > 0;
 }
@@ -527,10 +642,11 @@ static bool ksm_cold_poor(struct ksm_cold_slot *cs, unsigned long addr,
  * @merged: it is mapped from a KSM page now
  * @checksum: its current checksum
  *
- * A cold page that merged with nothing is isolated from the LRU for
- * ksm_cold_push(), unless the per-wakeup bound is reached, zswap is off,
- * there is no swap space for its slot, or zswap refused the same content
- * before.
+ * A cold page that merged with nothing, although it had its chance at an
+ * earlier visit (it kept its checksum, so it was searched for and placed
+ * in the unstable tree), is isolated from the LRU for ksm_cold_push(), unless
+ * the per-wakeup bound is reached, zswap is off, there is no swap space
+ * for its slot, or zswap refused the same content before.
  *
  * Return: true if ksm_cold_push() must be called once ksmd has dropped
  * its reference to @page.
@@ -541,9 +657,22 @@ bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 {
 	enum ksm_nru_class class = ksm_nru_class_get(nru);
 	struct folio *folio = page_folio(page);
+	bool tried;
 
 	if (!(nru->flags & KSM_NRU_SEEN))
 		return false;
+	/*
+	 * A page that kept its checksum and did not merge was searched for
+	 * in both trees and (unless a race kept it out) entered into the
+	 * unstable tree, where every page visited after it in that full scan
+	 * could find it: it had its chance to merge.  Only such a page is
+	 * pushed, and only at a later visit.
+	 */
+	tried = nru->flags & KSM_NRU_TRIED;
+	if (changed || merged)
+		nru->flags &= ~KSM_NRU_TRIED;
+	else
+		nru->flags |= KSM_NRU_TRIED;
 	if (changed || (nru->flags & KSM_NRU_CHANGED)) {
 		enum ksm_nru_class now;
 
@@ -552,8 +681,7 @@ bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 			nru->flags |= KSM_NRU_CHANGED;
 		else
 			nru->flags &= ~KSM_NRU_CHANGED;
-		now = ksm_nru_age(nru, ksm_cold_seq, changed,
-				  READ_ONCE(ksm_nru_idle_scans),
+		now = ksm_nru_age(nru, ksm_cold_seq, changed, ksm_cold_idle(),
 				  ksm_cold_threshold());
 		if (now != class) {
 			if (ksm_nru_counting[class])
@@ -563,7 +691,7 @@ bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 		}
 	}
 
-	if (class != KSM_NRU_COLD || merged || !ksm_cold_may_push() ||
+	if (class != KSM_NRU_COLD || merged || !tried || !ksm_cold_may_push() ||
 	    ksm_cold_poor(cs, addr, checksum, ksm_cold_seq) ||
 	    !ksm_cold_folio_ok(folio))
 		return false;
@@ -586,7 +714,8 @@ bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
  * @checksum: its checksum, remembered if zswap refuses the page
  *
  * Reclaim unmaps the page, stores it in zswap and frees it; with zswap
- * writeback disabled a page zswap refuses stays in memory.
+ * writeback disabled a page zswap refuses stays in memory, unmapped, in
+ * the swap cache.  Either way ksmd then forgets the page's rmap_item.
  */
 void ksm_cold_push(struct ksm_cold_slot *cs, unsigned long addr,
 		   u32 checksum)
@@ -615,31 +744,44 @@ void ksm_cold_push(struct ksm_cold_slot *cs, unsigned long addr,
 		atomic_long_dec(&ksm_cold_out);
 }
 
-/**
- * ksm_cold_new_batch() - ksmd starts a batch: reset the per-wakeup bound
+/*
+ * The clock's tick for nru_cold_secs now, and the ticks that passed since
+ * the last one counted, all at once.  A new tick length (nru_cold_secs
+ * changed) holds pushes for nru_cold_secs: ages so far count ticks of the
+ * old length.  Context: ksmd, as a batch starts.
  */
-void ksm_cold_new_batch(void)
+static unsigned long ksm_cold_ticks_passed(unsigned long now)
 {
-	ksm_cold_batch = 0;
+	unsigned int cold = READ_ONCE(ksm_nru_cold_secs);
+	unsigned int tick = ksm_cold_tick_secs(cold);
+	unsigned long ticks;
+
+	if (tick != ksm_cold_tick) {
+		if (ksm_cold_tick) {
+			ksm_cold_holding = true;
+			ksm_cold_hold_until = now + (unsigned long)cold * HZ;
+		}
+		ksm_cold_tick = tick;
+		ksm_cold_last = now;
+		return 0;
+	}
+	ticks = (now - ksm_cold_last) / ((unsigned long)tick * HZ);
+	ksm_cold_last += ticks * tick * HZ;
+	return ticks;
 }
 
-/**
- * ksm_cold_scan_done() - ksmd completed a full scan: the clock ticks
- *
- * Publishes the pages per class and adjusts the backoff from the pushes
- * and refaults of the last cold-threshold scans.
+/*
+ * Count the ticks of the clock that passed, and adjust the backoff from
+ * the pushes and refaults of the last cold threshold.
  */
-void ksm_cold_scan_done(void)
+static void ksm_cold_tick_on(void)
 {
-	unsigned long pushed = 0, refaults = 0;
+	unsigned long pushed = 0, refaults = 0, ticks;
 	unsigned int i, window, slot;
 
-	if (!ksm_cold_enabled())
+	ticks = ksm_cold_ticks_passed(jiffies);
+	if (!ticks)
 		return;
-	for (i = 0; i < KSM_NRU_NR_CLASSES; i++) {
-		WRITE_ONCE(ksm_nru_pages[i], ksm_nru_counting[i]);
-		ksm_nru_counting[i] = 0;
-	}
 	window = ksm_cold_threshold();
 	for (i = 0; i < window; i++) {
 		slot = (ksm_cold_seq - i) % KSM_COLD_WINDOW;
@@ -648,12 +790,43 @@ void ksm_cold_scan_done(void)
 	}
 	WRITE_ONCE(ksm_cold_backoff,
 		   ksm_cold_next_backoff(ksm_cold_backoff, pushed, refaults,
-					 KSM_NRU_AGE_MAX -
-					 READ_ONCE(ksm_nru_cold_scans)));
-	ksm_cold_seq++;
-	slot = ksm_cold_seq % KSM_COLD_WINDOW;
-	ksm_cold_pushed_ring[slot] = 0;
-	ksm_cold_refault_ring[slot] = 0;
+					 KSM_NRU_AGE_MAX - ksm_cold_base()));
+	for (i = 1; i <= min_t(unsigned long, ticks, KSM_COLD_WINDOW); i++) {
+		slot = (ksm_cold_seq + i) % KSM_COLD_WINDOW;
+		ksm_cold_pushed_ring[slot] = 0;
+		ksm_cold_refault_ring[slot] = 0;
+	}
+	ksm_cold_seq += ticks;
+}
+
+/**
+ * ksm_cold_new_batch() - ksmd starts a batch: the clock moves on
+ *
+ * Resets the per-wakeup bound, and counts the ticks that passed, so that
+ * a page is stamped with the time of its visit to within a batch.
+ */
+void ksm_cold_new_batch(void)
+{
+	ksm_cold_batch = 0;
+	if (ksm_cold_enabled())
+		ksm_cold_tick_on();
+}
+
+/**
+ * ksm_cold_scan_done() - ksmd completed a full scan
+ *
+ * Publishes the pages per class the scan visited.
+ */
+void ksm_cold_scan_done(void)
+{
+	unsigned int i;
+
+	if (!ksm_cold_enabled())
+		return;
+	for (i = 0; i < KSM_NRU_NR_CLASSES; i++) {
+		WRITE_ONCE(ksm_nru_pages[i], ksm_nru_counting[i]);
+		ksm_nru_counting[i] = 0;
+	}
 }
 
 /**
@@ -665,6 +838,10 @@ void ksm_cold_forget(void)
 {
 	unsigned int i;
 
+	/*
+	 * The tick length stays: ages kept in rmap_items are in its units,
+	 * and a new length holds pushes when the tier is on again.
+	 */
 	WRITE_ONCE(ksm_cold_backoff, 0);
 	memset(ksm_cold_pushed_ring, 0, sizeof(ksm_cold_pushed_ring));
 	memset(ksm_cold_refault_ring, 0, sizeof(ksm_cold_refault_ring));
@@ -675,6 +852,16 @@ void ksm_cold_forget(void)
 }
 
 #ifdef CONFIG_SYSFS
+/* The cold threshold, backoff included, in seconds */
+static u64 ksm_cold_threshold_secs(void)
+{
+	unsigned int cold = READ_ONCE(ksm_nru_cold_secs);
+	unsigned int tick = ksm_cold_tick_secs(cold);
+
+	return (u64)min(ksm_cold_ticks(cold, tick) + READ_ONCE(ksm_cold_backoff),
+			KSM_NRU_AGE_MAX) * tick;
+}
+
 static u64 ksm_cold_bytes_saved(void)
 {
 #ifdef CONFIG_ZSWAP
@@ -767,8 +954,8 @@ static struct ksm_cold_knob _name##_attr = {				\
 	.max = _max,							\
 }
 
-KSM_COLD_KNOB(nru_idle_scans, &ksm_nru_idle_scans, 1, KSM_NRU_SCANS_MAX);
-KSM_COLD_KNOB(nru_cold_scans, &ksm_nru_cold_scans, 1, KSM_NRU_SCANS_MAX);
+KSM_COLD_KNOB(nru_idle_secs, &ksm_nru_idle_secs, 1, KSM_NRU_SECS_MAX);
+KSM_COLD_KNOB(nru_cold_secs, &ksm_nru_cold_secs, 1, KSM_NRU_SECS_MAX);
 KSM_COLD_KNOB(cold_compress_pages, &ksm_cold_compress_pages, 1,
 	      KSM_COLD_PAGES_MAX);
 
@@ -785,9 +972,7 @@ KSM_COLD_STAT(nru_pages_unmodified,
 	      READ_ONCE(ksm_nru_pages[KSM_NRU_UNMODIFIED]));
 KSM_COLD_STAT(nru_pages_idle, READ_ONCE(ksm_nru_pages[KSM_NRU_IDLE]));
 KSM_COLD_STAT(nru_pages_cold, READ_ONCE(ksm_nru_pages[KSM_NRU_COLD]));
-KSM_COLD_STAT(cold_threshold_scans,
-	      min(READ_ONCE(ksm_nru_cold_scans) + READ_ONCE(ksm_cold_backoff),
-		  KSM_NRU_AGE_MAX));
+KSM_COLD_STAT(cold_threshold_secs, ksm_cold_threshold_secs());
 KSM_COLD_STAT(cold_pages_compressed, READ_ONCE(ksm_cold_compressed));
 KSM_COLD_STAT(cold_pages_rejected, READ_ONCE(ksm_cold_rejected));
 KSM_COLD_STAT(cold_pages_out, max(atomic_long_read(&ksm_cold_out), 0L));
@@ -796,14 +981,14 @@ KSM_COLD_STAT(cold_bytes_saved, ksm_cold_bytes_saved());
 
 static struct attribute *ksm_cold_attrs[] = {
 	&cold_compress_attr.attr,
-	&nru_idle_scans_attr.attr.attr,
-	&nru_cold_scans_attr.attr.attr,
+	&nru_idle_secs_attr.attr.attr,
+	&nru_cold_secs_attr.attr.attr,
 	&cold_compress_pages_attr.attr.attr,
 	&nru_pages_modified_attr.attr,
 	&nru_pages_unmodified_attr.attr,
 	&nru_pages_idle_attr.attr,
 	&nru_pages_cold_attr.attr,
-	&cold_threshold_scans_attr.attr,
+	&cold_threshold_secs_attr.attr,
 	&cold_pages_compressed_attr.attr,
 	&cold_pages_rejected_attr.attr,
 	&cold_pages_out_attr.attr,

@@ -4,8 +4,9 @@
  * mm/ksm.c and mm/ksm_cold.c.
  *
  * At each visit ksmd tests and clears the accessed bit of a mergeable page
- * and ages it in full scans; pages not accessed for nru_cold_scans scans
- * that merged with nothing are pushed through reclaim into zswap.  See the
+ * and ages it in ticks of a clock of seconds; pages not accessed for
+ * nru_cold_secs that had their chance to merge and merged with nothing
+ * are pushed through reclaim into zswap.  See the
  * "Cold pages" section of Documentation/admin-guide/mm/ksm.rst.
  *
  * Everything here runs in ksmd under ksm_thread_mutex, except
@@ -28,9 +29,9 @@ struct vm_area_struct;
 /**
  * enum ksm_nru_class - the Difference Engine's not-recently-used classes
  * @KSM_NRU_MODIFIED: content changed since the previous visit
- * @KSM_NRU_UNMODIFIED: unchanged, but accessed within nru_idle_scans
- * @KSM_NRU_IDLE: not accessed for nru_idle_scans full scans
- * @KSM_NRU_COLD: not accessed for the cold threshold (nru_cold_scans plus
+ * @KSM_NRU_UNMODIFIED: unchanged, but accessed within nru_idle_secs
+ * @KSM_NRU_IDLE: not accessed for nru_idle_secs
+ * @KSM_NRU_COLD: not accessed for the cold threshold (nru_cold_secs plus
  *                the refault backoff): a candidate for compression
  * @KSM_NRU_NR_CLASSES: number of classes
  */
@@ -44,10 +45,11 @@ enum ksm_nru_class {
 
 /**
  * struct ksm_nru - clock state of one rmap_item (two bytes of its padding)
- * @stamp: low byte of the full-scan count when the page was last seen
+ * @stamp: low byte of the clock's tick count when the page was last seen
  *         accessed or modified; age = count - stamp, at most
  *         KSM_NRU_AGE_MAX
- * @flags: KSM_NRU_SEEN, KSM_NRU_CHANGED and the class of the last visit
+ * @flags: KSM_NRU_SEEN, KSM_NRU_CHANGED, KSM_NRU_TRIED and the class of
+ *         the last visit
  */
 struct ksm_nru {
 	u8 stamp;
@@ -57,6 +59,7 @@ struct ksm_nru {
 #define KSM_NRU_AGE_MAX		127
 #define KSM_NRU_SEEN		0x01	/* @stamp is valid */
 #define KSM_NRU_CHANGED		0x02	/* content changed at the last visit */
+#define KSM_NRU_TRIED		0x10	/* had its chance to merge */
 #define KSM_NRU_CLASS_SHIFT	2
 #define KSM_NRU_CLASS_MASK	(3 << KSM_NRU_CLASS_SHIFT)
 
@@ -87,10 +90,9 @@ static inline bool ksm_cold_enabled(void)
 	return static_branch_unlikely(&ksm_cold_key);
 }
 
-bool ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
-			pte_t *ptep, struct folio *folio);
 void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
-		  struct vm_area_struct *vma, unsigned long addr, bool young);
+		  struct vm_area_struct *vma, unsigned long addr,
+		  struct page *page);
 void ksm_nru_touch(struct ksm_nru *nru);
 bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 		    struct page *page, unsigned long addr, bool changed,

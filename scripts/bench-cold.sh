@@ -16,7 +16,7 @@ flavour=${FLAVOUR:-bench}
 secs=${COLD_SECONDS:-90}
 mib=${COLD_MIB:-32}
 runs=${COLD_RUNS:-1}
-knobs=${COLD_KNOBS:-pages_to_scan=500 sleep_millisecs=20 nru_idle_scans=1 nru_cold_scans=4 cold_compress_pages=256}
+knobs=${COLD_KNOBS:-pages_to_scan=500 sleep_millisecs=20 nru_idle_secs=2 nru_cold_secs=10 cold_compress_pages=256}
 out=${COLD_OUT:-$B/bench-cold}
 for v in "$secs" "$mib" "$runs"; do
 	[[ "$v" =~ ^[1-9][0-9]*$ ]] || die "COLD_SECONDS, COLD_MIB and COLD_RUNS must be positive numbers"

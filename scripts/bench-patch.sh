@@ -14,7 +14,7 @@
 flavour=${FLAVOUR:-bench}
 secs=${PATCH_SECONDS:-40}
 pages=${PATCH_PAGES:-1024}
-knobs=${PATCH_KNOBS:-pages_to_scan=1000 sleep_millisecs=20 nru_idle_scans=1 nru_cold_scans=2 cold_compress_pages=256}
+knobs=${PATCH_KNOBS:-pages_to_scan=1000 sleep_millisecs=20 nru_idle_secs=1 nru_cold_secs=4 cold_compress_pages=256}
 out=${PATCH_OUT:-$B/bench-patch}
 for v in "$secs" "$pages"; do
 	[[ "$v" =~ ^[1-9][0-9]*$ ]] || die "PATCH_SECONDS and PATCH_PAGES must be positive numbers"

@@ -12,7 +12,7 @@
 # (stock hints hints+cold hints+patch; also cold), AIO (threads native io_uring: one
 # per scenario by default), BENCH_SECONDS (limit per run, 90),
 # BENCH_GUESTS (guests per run, 2), BENCH_KNOBS (ksm knobs for every mode,
-# "pages_to_scan=1000 nru_cold_scans=2"), FLAVOUR (bench), BENCH_OUT
+# "pages_to_scan=1000 nru_cold_secs=10"), FLAVOUR (bench), BENCH_OUT
 # ($B/bench).
 
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +40,7 @@ in_list stock "$modes" || die "MODES must include stock: ratios are against it"
 # this machine crashes the outer kernel (benchmarks/README.md).
 guests=${BENCH_GUESTS:-2}
 [[ "$guests" =~ ^[1-4]$ ]] || die "BENCH_GUESTS must be 1 to 4"
-knobs=${BENCH_KNOBS:-pages_to_scan=1000 nru_cold_scans=2}
+knobs=${BENCH_KNOBS:-pages_to_scan=1000 nru_cold_secs=10}
 for kv in $knobs; do
 	[[ "$kv" =~ ^[a-z_]+=[0-9]+$ ]] || die "bad knob '$kv' in BENCH_KNOBS (want name=number)"
 done

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit tests of the KSM NRU clock: classification, ageing across full
- * scans, the refault window, the backoff, the per-mm record of pushed and
- * refused pages and the estimate of memory saved.  Included at the end of
- * mm/ksm_cold.c.
+ * KUnit tests of the KSM NRU clock: classification, ageing across ticks,
+ * the clock's ticks in seconds, the refault window, the backoff, the
+ * per-mm record of pushed and refused pages and the estimate of memory
+ * saved.  Included at the end of mm/ksm_cold.c.
  *
- * The tests pass the scan count and thresholds in and use their own
- * ksm_cold_slot, so they leave ksmd's clock alone.
+ * The tests pass the tick count and thresholds in and use their own
+ * ksm_cold_slot; the test of the clock saves and restores its state,
+ * which ksmd only touches with the tier on (never at boot, when built-in
+ * suites run; run later, with the tier on, that test races with ksmd).
  */
 
 #ifndef _MM_KSM_COLD_KUNIT_H
@@ -113,7 +115,7 @@ static void ksm_cold_test_backoff(struct kunit *test)
 	b = ksm_cold_next_backoff(b, 100, 0, 50);
 	KUNIT_EXPECT_EQ(test, b, 49U);
 	KUNIT_EXPECT_EQ(test, ksm_cold_next_backoff(0, 0, 0, 50), 0U);
-	/* A lowered cap (nru_cold_scans raised) applies at once */
+	/* A lowered cap (nru_cold_secs raised) applies at once */
 	KUNIT_EXPECT_EQ(test, ksm_cold_next_backoff(49, 100, 1, 10), 10U);
 }
 
@@ -148,7 +150,7 @@ static void ksm_cold_test_slot(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, ksm_cold_poor(&cs, 0x3000, 0xabce, 6));
 	KUNIT_EXPECT_FALSE(test, ksm_cold_lookup(&cs, 0x3000, &value));
 
-	/* ... or, on 64-bit, for KSM_COLD_RETRY_SCANS scans */
+	/* ... or, on 64-bit, for KSM_COLD_RETRY_TICKS ticks */
 	KUNIT_ASSERT_EQ(test, ksm_cold_record(&cs, 0x4000,
 					      ksm_cold_poor_value(0xfeedbeef,
 								  U32_MAX - 1),
@@ -156,7 +158,7 @@ static void ksm_cold_test_slot(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, replaced);
 	KUNIT_EXPECT_TRUE(test, ksm_cold_poor(&cs, 0x4000, 0xfeedbeef, 10));
 	KUNIT_EXPECT_EQ(test, ksm_cold_poor(&cs, 0x4000, 0xfeedbeef,
-					    KSM_COLD_RETRY_SCANS - 2),
+					    KSM_COLD_RETRY_TICKS - 2),
 			BITS_PER_LONG == 32);
 	KUNIT_EXPECT_EQ(test, ksm_cold_lookup(&cs, 0x4000, &value),
 			BITS_PER_LONG == 32);
@@ -189,6 +191,51 @@ static void ksm_cold_test_saved(struct kunit *test)
 			(u64)(1UL << 29) * PAGE_SIZE);
 }
 
+static void ksm_cold_test_clock(struct kunit *test)
+{
+	unsigned int cold = ksm_nru_cold_secs, tick = ksm_cold_tick;
+	unsigned long last = ksm_cold_last, until = ksm_cold_hold_until;
+	unsigned long t0 = 1000000;
+	bool holding = ksm_cold_holding;
+
+	/* At most 64 ticks in the cold age, of a second at least */
+	KUNIT_EXPECT_EQ(test, ksm_cold_tick_secs(1), 1U);
+	KUNIT_EXPECT_EQ(test, ksm_cold_tick_secs(64), 1U);
+	KUNIT_EXPECT_EQ(test, ksm_cold_tick_secs(65), 2U);
+	KUNIT_EXPECT_EQ(test, ksm_cold_tick_secs(120), 2U);
+	KUNIT_EXPECT_EQ(test, ksm_cold_tick_secs(KSM_NRU_SECS_MAX), 1350U);
+	/* Ages rounded up, so a page is never cold sooner than asked */
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks(120, 2), 60U);
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks(31, 2), 16U);
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks(1, 2), 1U);
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks(KSM_NRU_SECS_MAX, 1),
+			KSM_NRU_AGE_MAX);
+
+	/* The clock counts whole ticks, all that passed at once */
+	ksm_nru_cold_secs = 120;
+	ksm_cold_tick = 0;
+	ksm_cold_holding = false;
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks_passed(t0), 0UL);
+	KUNIT_EXPECT_EQ(test, ksm_cold_tick, 2U);
+	KUNIT_EXPECT_FALSE(test, ksm_cold_holding);
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks_passed(t0 + 2 * HZ - 1), 0UL);
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks_passed(t0 + 2 * HZ), 1UL);
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks_passed(t0 + 11 * HZ), 4UL);
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks_passed(t0 + 12 * HZ), 1UL);
+	/* A new tick length counts nothing and holds pushes a cold age */
+	ksm_nru_cold_secs = 640;
+	KUNIT_EXPECT_EQ(test, ksm_cold_ticks_passed(t0 + 13 * HZ), 0UL);
+	KUNIT_EXPECT_EQ(test, ksm_cold_tick, 10U);
+	KUNIT_EXPECT_TRUE(test, ksm_cold_holding);
+	KUNIT_EXPECT_EQ(test, ksm_cold_hold_until, t0 + 653 * HZ);
+
+	ksm_nru_cold_secs = cold;
+	ksm_cold_tick = tick;
+	ksm_cold_last = last;
+	ksm_cold_hold_until = until;
+	ksm_cold_holding = holding;
+}
+
 static struct kunit_case ksm_cold_test_cases[] = {
 	KUNIT_CASE(ksm_cold_test_class),
 	KUNIT_CASE(ksm_cold_test_ageing),
@@ -196,6 +243,7 @@ static struct kunit_case ksm_cold_test_cases[] = {
 	KUNIT_CASE(ksm_cold_test_backoff),
 	KUNIT_CASE(ksm_cold_test_slot),
 	KUNIT_CASE(ksm_cold_test_saved),
+	KUNIT_CASE(ksm_cold_test_clock),
 	{},
 };
 

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,7 +53,7 @@ static bool swap_on;
 /* Knobs under KSM_DIR, or absolute paths; restored in reverse order. */
 static const char * const saved_knobs[] = {
 	ZSWAP_ENABLED, CG_WRITEBACK, "run", "pages_to_scan",
-	"sleep_millisecs", "nru_idle_scans", "nru_cold_scans",
+	"sleep_millisecs", "smart_scan", "nru_idle_secs", "nru_cold_secs",
 	"cold_compress_pages", "cold_compress",
 };
 
@@ -155,6 +156,20 @@ static bool wait_full_scans(int n)
 		usleep(20000);
 	}
 	return true;
+}
+
+/*
+ * Wait for @n full scans and @ages times nru_cold_secs: what must not be
+ * pushed had the time to go cold, however fast ksmd scans.
+ */
+static bool wait_scans_and_ages(int n, int ages)
+{
+	double until = now() + ages * knob("nru_cold_secs");
+	bool ok = wait_full_scans(n);
+
+	while (now() < until)
+		usleep(50000);
+	return ok;
 }
 
 static long meminfo_kb(const char *key)
@@ -303,13 +318,13 @@ static void test_knobs(void)
 		const char *knob, *bad[5];
 	} cases[] = {
 		{ "cold_compress", { "2", "-1", "abc", " ", "4294967297" } },
-		{ "nru_idle_scans", { "0", "65", "-1", "x", "1x" } },
-		{ "nru_cold_scans", { "0", "65", "-1", "x", "99999" } },
+		{ "nru_idle_secs", { "0", "86401", "-1", "x", "1x" } },
+		{ "nru_cold_secs", { "0", "86401", "-1", "x", "4294967297" } },
 		{ "cold_compress_pages", { "0", "4097", "-5", "y", "1e3" } },
 	};
 	static const char * const counters[] = {
 		"nru_pages_modified", "nru_pages_unmodified", "nru_pages_idle",
-		"nru_pages_cold", "cold_threshold_scans",
+		"nru_pages_cold", "cold_threshold_secs",
 		"cold_pages_compressed", "cold_pages_rejected",
 		"cold_pages_out", "cold_refaults", "cold_bytes_saved",
 	};
@@ -333,9 +348,9 @@ static void test_knobs(void)
 		}
 	}
 	/* Good values at the edges are taken. */
-	knob_set("nru_idle_scans", 64);
-	ok &= knob("nru_idle_scans") == 64;
-	knob_set("nru_idle_scans", 1);
+	knob_set("nru_idle_secs", 86400);
+	ok &= knob("nru_idle_secs") == 86400;
+	knob_set("nru_idle_secs", 1);
 	knob_set("cold_compress_pages", 4096);
 	ok &= knob("cold_compress_pages") == 4096;
 	knob_set("cold_compress_pages", 1);
@@ -363,8 +378,8 @@ static void test_off(void)
 	fill_text(p, NR_PAGES, 1);
 	memcpy(copy, p, NR_PAGES * pagesize);
 	knob_set("cold_compress", 0);
-	knob_set("nru_cold_scans", 1);
-	ok = wait_full_scans(8);
+	knob_set("nru_cold_secs", 1);
+	ok = wait_scans_and_ages(8, 3);
 	present = count_present(getpid(), p, NR_PAGES);
 	ok &= present == NR_PAGES &&
 	      knob("cold_pages_compressed") == compressed &&
@@ -382,7 +397,7 @@ static void test_off(void)
 
 /*
  * An untouched region of unique compressible data goes to zswap after
- * nru_cold_scans scans, reads back byte for byte, and the pages that came
+ * nru_cold_secs, reads back byte for byte, and the pages that came
  * back are counted as refaults and raise the cold threshold.
  */
 static void test_compress(void)
@@ -393,22 +408,22 @@ static void test_compress(void)
 	long scans = knob("full_scans");
 	char *p = map_mergeable(NR_PAGES), *copy;
 	long cold, saved, out, dz, pushed;
-	int present;
+	int present, i;
 	double took;
 	bool ok;
 
 	copy = malloc(NR_PAGES * pagesize);
 	fill_text(p, NR_PAGES, 2);
 	memcpy(copy, p, NR_PAGES * pagesize);
-	knob_set("nru_idle_scans", 1);
-	knob_set("nru_cold_scans", 2);
+	knob_set("nru_idle_secs", 1);
+	knob_set("nru_cold_secs", 2);
 	knob_set("cold_compress_pages", 256);
 	knob_set("cold_compress", 1);
 
 	present = wait_present_below(p, NR_PAGES, NR_PAGES / 20, &took);
 	/*
-	 * A refault counts only within the cold threshold (in full scans)
-	 * of the push: stop ksmd while this slow guest reads back.
+	 * A refault counts only within the cold threshold of the push: stop
+	 * ksmd while this slow guest reads back.
 	 */
 	knob_set("run", 0);
 	dz = meminfo_kb("Zswapped") - zswapped;
@@ -429,22 +444,25 @@ static void test_compress(void)
 	 * threshold) each page found again counts as a refault and ksmd
 	 * backs off.
 	 */
-	knob_set("nru_cold_scans", 32);
+	knob_set("nru_cold_secs", 32);
 	ok &= !memcmp(copy, p, NR_PAGES * pagesize);
 	knob_set("run", 1);
 	ksft_test_result(ok, "cold region compressed into zswap, read back intact\n");
+	/* The backoff is adjusted as the clock ticks: a second or two. */
 	ok = wait_full_scans(12);
-	ksft_print_msg("refaults %ld, out %ld, threshold %ld scans\n",
+	for (i = 0; i < 100 && knob("cold_threshold_secs") <= 32; i++)
+		usleep(100000);
+	ksft_print_msg("refaults %ld, out %ld, threshold %ld s\n",
 		       knob("cold_refaults") - refaults, knob("cold_pages_out"),
-		       knob("cold_threshold_scans"));
+		       knob("cold_threshold_secs"));
 	ok &= knob("cold_refaults") - refaults >= pushed * 95 / 100 &&
 	      knob("cold_pages_out") <= out - pushed * 95 / 100 &&
-	      knob("cold_threshold_scans") > 32;
+	      knob("cold_threshold_secs") > 32;
 	ok &= count_present(getpid(), p, NR_PAGES) == NR_PAGES &&
 	      !memcmp(copy, p, NR_PAGES * pagesize);
 	ksft_test_result(ok, "pages faulted back are refaults, cold threshold raised\n");
 	knob_set("cold_compress", 0);	/* resets the backoff */
-	knob_set("nru_cold_scans", 2);
+	knob_set("nru_cold_secs", 2);
 	munmap(p, NR_PAGES * pagesize);
 	free(copy);
 }
@@ -491,15 +509,15 @@ static void test_hot(void)
 	close(pipefd[0]);
 	/*
 	 * Only now: while it filled the region, its first pages were idle.
-	 * Slow scans, so that 4 of them outlast any pause of the writer in
-	 * this slow guest.
+	 * Slow scans, and a cold age of 4 s that outlasts any pause of the
+	 * writer in this slow guest; three cold ages to go cold in.
 	 */
 	knob_set("sleep_millisecs", 100);
-	knob_set("nru_cold_scans", 4);
+	knob_set("nru_cold_secs", 4);
 	knob_set("cold_compress", 1);
 	compressed = knob("cold_pages_compressed");
 	scans = knob("full_scans");
-	ok = wait_full_scans(12);
+	ok = wait_scans_and_ages(12, 3);
 	pushed = knob("cold_pages_compressed") - compressed;
 	written = count_present(pid, p, NR_PAGES / 2);
 	reads = count_present(pid, p + NR_PAGES / 2 * pagesize, NR_PAGES / 2);
@@ -514,9 +532,10 @@ static void test_hot(void)
 	/*
 	 * The property is that nothing was pushed; how the last scan
 	 * classed the pages shifts with the load of this emulated CPU (a
-	 * pause of the reader makes pages idle), so it is only printed.
+	 * pause of the reader makes pages idle) and with smart_scan (only
+	 * the pages a scan visits are classed), so it is only printed.
 	 */
-	ok &= written + reads == NR_PAGES && !pushed && modified > 0;
+	ok &= written + reads == NR_PAGES && !pushed;
 	knob_set("cold_compress", 0);
 	knob_set("sleep_millisecs", 10);
 	kill(pid, SIGKILL);
@@ -540,7 +559,7 @@ static void test_poor(void)
 	copy = malloc(NR_POOR * pagesize);
 	fill_random(p, NR_POOR);
 	memcpy(copy, p, NR_POOR * pagesize);
-	knob_set("nru_cold_scans", 2);
+	knob_set("nru_cold_secs", 2);
 	knob_set("cold_compress", 1);
 	start = now();
 	while (knob("cold_pages_rejected") - rejected < NR_POOR * 9 / 10 &&
@@ -554,9 +573,9 @@ static void test_poor(void)
 	     dz < (long)(NR_POOR / 10 * pagesize / 1024);
 	/* Touch them all: mapped again, unchanged. */
 	ok &= !memcmp(copy, p, NR_POOR * pagesize);
-	ok &= wait_full_scans(16);
+	ok &= wait_scans_and_ages(16, 3);
 	r2 = knob("cold_pages_rejected") - rejected;
-	ksft_print_msg("poor: %ld rejected in %.1fs, zswapped +%ld kB; %ld after 16 more scans\n",
+	ksft_print_msg("poor: %ld rejected in %.1fs, zswapped +%ld kB; %ld 3 ages later\n",
 		       r1, now() - start, dz, r2);
 	ok &= r2 - r1 <= NR_POOR / 10;
 	ok &= !memcmp(copy, p, NR_POOR * pagesize);
@@ -581,11 +600,11 @@ static void test_not_pushed(void)
 	bool ok;
 
 	fill_text(p, NR_PAGES, 4);
-	knob_set("nru_cold_scans", 2);
+	knob_set("nru_cold_secs", 2);
 	knob_set("cold_compress", 1);
 	if (knob_write(CG_WRITEBACK, "1"))
 		ksft_exit_fail_msg("cannot enable zswap writeback\n");
-	ok = wait_full_scans(12);
+	ok = wait_scans_and_ages(12, 3);
 	present = count_present(getpid(), p, NR_PAGES);
 	pushed_wb = knob("cold_pages_compressed") - compressed;
 	ok &= present == NR_PAGES && !pushed_wb;
@@ -597,7 +616,7 @@ static void test_not_pushed(void)
 		_exit(0);
 	}
 	knob_write(CG_WRITEBACK, "0");
-	ok &= wait_full_scans(12);
+	ok &= wait_scans_and_ages(12, 3);
 	shared = count_present(getpid(), p, NR_PAGES);
 	pushed = knob("cold_pages_compressed") - compressed;
 	/*
@@ -638,8 +657,8 @@ static void test_unmapped(void)
 	out_before = knob("cold_pages_out");
 	fill_random(keep, 1);	/* refused by zswap: never out */
 	fill_text(p, NR_PAGES, 6);
-	knob_set("nru_idle_scans", 1);
-	knob_set("nru_cold_scans", 2);
+	knob_set("nru_idle_secs", 1);
+	knob_set("nru_cold_secs", 2);
 	knob_set("cold_compress_pages", 256);
 	knob_set("cold_compress", 1);
 	/* All out, or as many as go; then no push is in flight. */
@@ -683,6 +702,205 @@ static void test_unmapped(void)
 	ksft_test_result(ok, "pages zapped or unmapped after their push are not counted out\n");
 }
 
+/* A line "@key N" of this process's ksm_stat in /proc. */
+static long proc_ksm_stat(const char *key)
+{
+	static const char path[] = "/proc/self/ksm_stat";
+	char line[128];
+	long val = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		ksft_exit_fail_msg("%s: %s\n", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) &&
+		    line[strlen(key)] == ' ') {
+			val = strtol(line + strlen(key) + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+/*
+ * Two copies of the same pages, with the shortest cold age there is and
+ * full scans that take longer (4 s): the pages are cold at their second
+ * visit, the first with an unchanged checksum, which is the one that
+ * merges them.  The tier must not push a page before it had that chance,
+ * so every pair merges and nothing goes out.  Once with compressible
+ * pages (which zswap would take), once with random ones (which it would
+ * refuse).
+ */
+static void test_duplicates(void)
+{
+	long compressed = knob("cold_pages_compressed");
+	long rejected = knob("cold_pages_rejected");
+	long merging = 0;
+	bool ok = true;
+	double start;
+	int round;
+	char *p;
+
+	knob_set("nru_idle_secs", 1);
+	knob_set("nru_cold_secs", 1);
+	knob_set("cold_compress_pages", 256);
+	knob_set("pages_to_scan", 32);
+	knob_set("sleep_millisecs", 250);
+	for (round = 0; round < 2; round++) {
+		/*
+		 * A fresh region each round, once ksmd has dropped the
+		 * merged pages of the last one (this process has no other).
+		 */
+		start = now();
+		while (proc_ksm_stat("ksm_merging_pages") &&
+		       now() - start < TIMEOUT)
+			usleep(50000);
+		knob_set("cold_compress", 0);
+		knob_set("run", 0);
+		p = map_mergeable(2 * NR_POOR);
+		if (round)
+			fill_random(p, NR_POOR);
+		else
+			fill_text(p, NR_POOR, 7);
+		memcpy(p + NR_POOR * pagesize, p, NR_POOR * pagesize);
+		knob_set("cold_compress", 1);
+		knob_set("run", 1);
+		start = now();
+		do {
+			usleep(50000);
+			merging = proc_ksm_stat("ksm_merging_pages");
+		} while (merging < 2 * NR_POOR && now() - start < TIMEOUT);
+		/* And nothing of them goes out later either. */
+		ok &= wait_scans_and_ages(2, 3);
+		merging = proc_ksm_stat("ksm_merging_pages");
+		ksft_print_msg("dups (%s): %ld of %d merged, %.1fs; pushed %ld, refused %ld\n",
+			       round ? "random" : "text", merging, 2 * NR_POOR,
+			       now() - start,
+			       knob("cold_pages_compressed") - compressed,
+			       knob("cold_pages_rejected") - rejected);
+		ok &= merging == 2 * NR_POOR &&
+		      count_present(getpid(), p, 2 * NR_POOR) == 2 * NR_POOR &&
+		      !memcmp(p, p + NR_POOR * pagesize, NR_POOR * pagesize);
+		munmap(p, 2 * NR_POOR * pagesize);
+	}
+	knob_set("cold_compress", 0);
+	knob_set("pages_to_scan", 1000);
+	knob_set("sleep_millisecs", 10);
+	ksft_test_result(ok, "duplicates merge before they can go cold\n");
+}
+
+/*
+ * A pushed page is not KSM's to count: pages_unshared falls by the pages
+ * that went out and pages_volatile does not rise, also while pushes are
+ * under way (ksmd stopped half way through).  Without smart_scan, which
+ * takes the pages it skips out of the unstable tree (counting them as
+ * volatile): with it the counts move on their own.
+ */
+static void test_counters(void)
+{
+	long compressed = knob("cold_pages_compressed");
+	long unshared, volatile0, pushed, items, present;
+	char *p = map_mergeable(NR_PAGES), *copy = malloc(NR_PAGES * pagesize);
+	long smart = knob("smart_scan");
+	double start;
+	bool ok;
+
+	fill_text(p, NR_PAGES, 8);
+	memcpy(copy, p, NR_PAGES * pagesize);
+	knob_set("cold_compress", 0);
+	knob_set("smart_scan", 0);
+	ok = wait_full_scans(3);
+	unshared = knob("pages_unshared");
+	volatile0 = knob("pages_volatile");
+	/* Few pushes per wakeup, so they are spread over many. */
+	knob_set("nru_idle_secs", 1);
+	knob_set("nru_cold_secs", 1);
+	knob_set("cold_compress_pages", 16);
+	knob_set("cold_compress", 1);
+	start = now();
+	while (knob("cold_pages_compressed") - compressed < NR_PAGES / 2 &&
+	       now() - start < TIMEOUT)
+		usleep(5000);
+	knob_set("run", 0);
+	pushed = knob("cold_pages_compressed") - compressed;
+	present = count_present(getpid(), p, NR_PAGES);
+	items = proc_ksm_stat("ksm_rmap_items");
+	ksft_print_msg("counters: %ld pushed, %ld present\n", pushed, present);
+	ksft_print_msg("counters: pages_unshared %ld -> %ld, pages_volatile %ld -> %ld\n",
+		       unshared, knob("pages_unshared"), volatile0,
+		       knob("pages_volatile"));
+	ksft_print_msg("counters: ksm_rmap_items %ld\n", items);
+	/* One page of slack: the anchor of main(). */
+	ok &= pushed >= NR_PAGES / 2 &&
+	      knob("pages_volatile") <= volatile0 + 1 &&
+	      knob("pages_unshared") <= unshared - pushed + 1 &&
+	      items <= present + 1;
+	knob_set("run", 1);
+	knob_set("cold_compress", 0);
+	knob_set("cold_compress_pages", 256);
+	knob_set("smart_scan", smart);
+	ok &= !memcmp(copy, p, NR_PAGES * pagesize);
+	munmap(p, NR_PAGES * pagesize);
+	free(copy);
+	ksft_test_result(ok, "pushed pages leave pages_unshared, not into pages_volatile\n");
+}
+
+/*
+ * Pages smart_scan skips, counted over 16 full scans of a fresh region of
+ * unique pages, with the tier as it is; *@aged: the fewest pages the clock
+ * aged (classed) in one of those scans.
+ */
+static long smart_skipped(long *aged)
+{
+	char *p = map_mergeable(NR_PAGES);
+	long skipped, n;
+	int i;
+
+	fill_random(p, NR_PAGES);
+	wait_full_scans(2);
+	skipped = knob("pages_skipped");
+	*aged = LONG_MAX;
+	for (i = 0; i < 16; i++) {
+		wait_full_scans(1);
+		n = knob("nru_pages_modified") + knob("nru_pages_unmodified") +
+		    knob("nru_pages_idle") + knob("nru_pages_cold");
+		*aged = n < *aged ? n : *aged;
+	}
+	skipped = knob("pages_skipped") - skipped;
+	munmap(p, NR_PAGES * pagesize);
+	/* Its rmap_items go as the scan passes. */
+	wait_full_scans(2);
+	return skipped;
+}
+
+/*
+ * smart_scan skips unique pages as often with the tier on as with it off
+ * (with a cold age of a day nothing is pushed meanwhile), and the clock
+ * does not age, so costs nothing for, the pages it skips.
+ */
+static void test_smart_scan(void)
+{
+	long smart = knob("smart_scan"), off, on, aged_off, aged_on;
+	bool ok;
+
+	knob_set("smart_scan", 1);
+	knob_set("cold_compress", 0);
+	off = smart_skipped(&aged_off);
+	knob_set("nru_cold_secs", 86400);
+	knob_set("cold_compress", 1);
+	on = smart_skipped(&aged_on);
+	knob_set("cold_compress", 0);
+	knob_set("nru_cold_secs", 2);
+	knob_set("smart_scan", smart);
+	ksft_print_msg("smart_scan: %ld skipped with the tier off, %ld on\n",
+		       off, on);
+	ksft_print_msg("smart_scan: %ld of %d pages aged in a scan at least\n",
+		       aged_on, NR_PAGES);
+	ok = off > 0 && on >= off * 9 / 10 && aged_off == 0 &&
+	     aged_on < NR_PAGES;
+	ksft_test_result(ok, "smart_scan skips as much with the tier on; skipped pages not aged\n");
+}
+
 int main(void)
 {
 	size_t i;
@@ -695,7 +913,7 @@ int main(void)
 		ksft_exit_skip("kernel without the KSM cold-page tier\n");
 	if (access(ZSWAP_ENABLED, F_OK))
 		ksft_exit_skip("kernel without zswap\n");
-	ksft_set_plan(8);
+	ksft_set_plan(11);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -725,6 +943,9 @@ int main(void)
 	test_poor();
 	test_not_pushed();
 	test_unmapped();
+	test_duplicates();
+	test_counters();
+	test_smart_scan();
 
 	ksft_finished();
 }

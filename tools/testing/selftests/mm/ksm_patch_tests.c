@@ -64,7 +64,7 @@ static bool swap_on;
 /* Knobs under KSM_DIR, or absolute paths; restored in reverse order. */
 static const char * const saved_knobs[] = {
 	ZSWAP_ENABLED, CG_WRITEBACK, "run", "pages_to_scan",
-	"sleep_millisecs", "nru_idle_scans", "nru_cold_scans",
+	"sleep_millisecs", "nru_idle_secs", "nru_cold_secs",
 	"cold_compress_pages", "cold_compress", "patch_hashes",
 	"patch_hashes_per_key", "patch_candidates", "patch_max_bytes",
 	"patch_tier", "patch_references_max", FAIL_DECODE "verbose", FAIL_DECODE "times",
@@ -1747,8 +1747,8 @@ int main(void)
 	knob_set("run", 1);
 	knob_set("pages_to_scan", 1000);
 	knob_set("sleep_millisecs", 10);
-	knob_set("nru_idle_scans", 1);
-	knob_set("nru_cold_scans", 2);
+	knob_set("nru_idle_secs", 1);
+	knob_set("nru_cold_secs", 2);
 	knob_set("cold_compress_pages", 256);
 
 	/*

@@ -277,8 +277,8 @@ static int ksm_set(const char *name, long val)
 /* Knobs the run changes, put back at the end. */
 static const char * const knobs[] = {
 	"run", "pages_to_scan", "sleep_millisecs", "io_hints",
-	"io_hints_capacity", "cold_compress", "nru_idle_scans",
-	"nru_cold_scans", "cold_compress_pages", "patch_tier",
+	"io_hints_capacity", "cold_compress", "nru_idle_secs",
+	"nru_cold_secs", "cold_compress_pages", "patch_tier",
 	"patch_references_max", "patch_candidates", "io_hints_scan_percent",
 };
 
@@ -812,7 +812,7 @@ static void flip_knob(uint64_t *x)
 		{ "patch_references_max", { 16, 4096, 262144 } },
 		{ "patch_candidates", { 1, 2, 8 } },
 		{ "pages_to_scan", { 500, 2000, 4000 } },
-		{ "nru_cold_scans", { 1, 2, 3 } },
+		{ "nru_cold_secs", { 1, 2, 4 } },
 		{ "io_hints_scan_percent", { 0, 50, 99 } },
 	};
 	unsigned int k = rnd(x) % ARRAY_SIZE(f);
@@ -862,16 +862,18 @@ static bool crossed(long last, long t, long period, long shift)
 }
 
 /*
- * Set the workers' memory.high to 3/4 of what they use (@on), or back to
- * max: reclaim then pushes their pages into zswap as they allocate.
+ * Set the workers' memory.high to 4 MiB below what they use (@on), or
+ * back to max: reclaim then pushes some of their pages into zswap as they
+ * allocate.  Mild: over memory.high every return to user space is
+ * throttled, and a deep cut stalls the workers for the whole squeeze.
  */
 static void squeeze(bool on)
 {
 	long cur = read_long(CG_DIR "/memory.current");
 	char buf[32] = "max";
 
-	if (on && cur > 0)
-		snprintf(buf, sizeof(buf), "%ld", cur / 4 * 3);
+	if (on && cur > (8L << 20))
+		snprintf(buf, sizeof(buf), "%ld", cur - (4L << 20));
 	if (write_str(CG_DIR "/memory.high", buf))
 		ksft_print_msg("memory.high %s: %s\n", buf, strerror(errno));
 }
@@ -913,10 +915,10 @@ static void control(int seconds, struct tier_max *tm)
 			write_str(CG_DIR "/memory.reclaim", "8M");
 			tier_sample(tm);
 		}
-		/* A limit that forces reclaim for 2 s of every 20 s. */
-		if (crossed(last, t, 20, 10))
+		/* A limit that forces reclaim for 2 s of every 30 s. */
+		if (crossed(last, t, 30, 20))
 			squeeze(true);
-		if (crossed(last, t, 20, 8))
+		if (crossed(last, t, 30, 18))
 			squeeze(false);
 		if (swapdev && crossed(last, t, 30, 5)) {
 			if (swapoff(swapdev))
@@ -1080,8 +1082,8 @@ int main(int argc, char **argv)
 	ksm_set("pages_to_scan", 1000);
 	ksm_set("sleep_millisecs", 10);
 	ksm_set("io_hints", 1);
-	ksm_set("nru_idle_scans", 1);
-	ksm_set("nru_cold_scans", 2);
+	ksm_set("nru_idle_secs", 1);
+	ksm_set("nru_cold_secs", 2);
 	ksm_set("cold_compress_pages", 256);
 	ksm_set("cold_compress", 1);
 	ksm_set("patch_tier", 1);

@@ -161,6 +161,8 @@ static unsigned long ksm_nru_pages[KSM_NRU_NR_CLASSES];
 static unsigned long ksm_cold_compressed;
 /* Pushes that reclaim could not complete: zswap refused the page */
 static unsigned long ksm_cold_rejected;
+/* Pushed pages found back in memory, however long they were out */
+static unsigned long ksm_cold_back;
 /* Pushed pages back within the cold threshold */
 static unsigned long ksm_cold_refaults;
 /* Pushed pages not seen back yet, in mms still registered */
@@ -178,6 +180,12 @@ static unsigned int ksm_cold_ticks(unsigned int secs, unsigned int tick)
 	return clamp(DIV_ROUND_UP(secs, tick), 1U, KSM_NRU_AGE_MAX);
 }
 
+/* The clock's tick length, or the one nru_cold_secs asks for before it ran */
+static unsigned int ksm_cold_cur_tick(void)
+{
+	return ksm_cold_tick ?: ksm_cold_tick_secs(READ_ONCE(ksm_nru_cold_secs));
+}
+
 /*
  * nru_cold_secs in ticks of the clock's current length, and one more: a
  * stamp is the tick count when the page was seen, so an age of n ticks
@@ -185,10 +193,7 @@ static unsigned int ksm_cold_ticks(unsigned int secs, unsigned int tick)
  */
 static unsigned int ksm_cold_base(void)
 {
-	unsigned int cold = READ_ONCE(ksm_nru_cold_secs);
-
-	return ksm_cold_ticks(cold, ksm_cold_tick ?: ksm_cold_tick_secs(cold)) +
-	       1;
+	return ksm_cold_ticks(READ_ONCE(ksm_nru_cold_secs), ksm_cold_cur_tick()) + 1;
 }
 
 /* Ticks without access before a page is cold, backoff included */
@@ -200,10 +205,7 @@ static unsigned int ksm_cold_threshold(void)
 /* Ticks without access before a page is idle */
 static unsigned int ksm_cold_idle(void)
 {
-	unsigned int tick = ksm_cold_tick ?:
-			    ksm_cold_tick_secs(READ_ONCE(ksm_nru_cold_secs));
-
-	return ksm_cold_ticks(READ_ONCE(ksm_nru_idle_secs), tick);
+	return ksm_cold_ticks(READ_ONCE(ksm_nru_idle_secs), ksm_cold_cur_tick());
 }
 
 static enum ksm_nru_class ksm_nru_class_of(unsigned int age, bool changed,
@@ -493,7 +495,7 @@ static int ksm_nru_young_pmd(pmd_t *pmd, unsigned long addr,
 {
 	struct ksm_nru_young *y = walk->private;
 	spinlock_t *ptl;	/* of the pmd or the pte */
-	pte_t *ptep;
+	pte_t *ptep, pte;
 
 	ptl = pmd_trans_huge_lock(pmd, walk->vma);
 	if (ptl) {
@@ -504,8 +506,8 @@ static int ksm_nru_young_pmd(pmd_t *pmd, unsigned long addr,
 	ptep = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
 	if (!ptep)
 		return 0;
-	if (pte_present(ptep_get(ptep)) &&
-	    pte_pfn(ptep_get(ptep)) == page_to_pfn(y->page) &&
+	pte = ptep_get(ptep);
+	if (pte_present(pte) && pte_pfn(pte) == page_to_pfn(y->page) &&
 	    ptep_clear_young_notify(walk->vma, addr, ptep)) {
 		folio_set_young(page_folio(y->page));
 		y->young = true;
@@ -566,6 +568,7 @@ void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 		return;
 	ksm_cold_forget_page(cs, addr);
 	atomic_long_dec(&ksm_cold_out);
+	WRITE_ONCE(ksm_cold_back, ksm_cold_back + 1);
 	if (ksm_cold_is_refault(value >> 1, ksm_cold_seq, cold)) {
 		WRITE_ONCE(ksm_cold_refaults, ksm_cold_refaults + 1);
 		ksm_cold_refault_ring[ksm_cold_seq % KSM_COLD_WINDOW]++;
@@ -976,6 +979,7 @@ KSM_COLD_STAT(cold_threshold_secs, ksm_cold_threshold_secs());
 KSM_COLD_STAT(cold_pages_compressed, READ_ONCE(ksm_cold_compressed));
 KSM_COLD_STAT(cold_pages_rejected, READ_ONCE(ksm_cold_rejected));
 KSM_COLD_STAT(cold_pages_out, max(atomic_long_read(&ksm_cold_out), 0L));
+KSM_COLD_STAT(cold_pages_back, READ_ONCE(ksm_cold_back));
 KSM_COLD_STAT(cold_refaults, READ_ONCE(ksm_cold_refaults));
 KSM_COLD_STAT(cold_bytes_saved, ksm_cold_bytes_saved());
 
@@ -992,6 +996,7 @@ static struct attribute *ksm_cold_attrs[] = {
 	&cold_pages_compressed_attr.attr,
 	&cold_pages_rejected_attr.attr,
 	&cold_pages_out_attr.attr,
+	&cold_pages_back_attr.attr,
 	&cold_refaults_attr.attr,
 	&cold_bytes_saved_attr.attr,
 	NULL,

@@ -56,6 +56,7 @@ struct ksm_nru {
 	u8 flags;
 };
 
+/* Bits of @flags: 0-1 and 4 flags, 2-3 the class, 5-7 free */
 #define KSM_NRU_AGE_MAX		127
 #define KSM_NRU_SEEN		0x01	/* @stamp is valid */
 #define KSM_NRU_CHANGED		0x02	/* content changed at the last visit */

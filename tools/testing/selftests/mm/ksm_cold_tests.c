@@ -326,7 +326,8 @@ static void test_knobs(void)
 		"nru_pages_modified", "nru_pages_unmodified", "nru_pages_idle",
 		"nru_pages_cold", "cold_threshold_secs",
 		"cold_pages_compressed", "cold_pages_rejected",
-		"cold_pages_out", "cold_refaults", "cold_bytes_saved",
+		"cold_pages_out", "cold_pages_back", "cold_refaults",
+		"cold_bytes_saved",
 	};
 	bool ok = true;
 	size_t i, j;
@@ -404,6 +405,7 @@ static void test_compress(void)
 {
 	long compressed = knob("cold_pages_compressed");
 	long refaults = knob("cold_refaults");
+	long back = knob("cold_pages_back");
 	long zswapped = meminfo_kb("Zswapped");
 	long scans = knob("full_scans");
 	char *p = map_mergeable(NR_PAGES), *copy;
@@ -452,10 +454,12 @@ static void test_compress(void)
 	ok = wait_full_scans(12);
 	for (i = 0; i < 100 && knob("cold_threshold_secs") <= 32; i++)
 		usleep(100000);
-	ksft_print_msg("refaults %ld, out %ld, threshold %ld s\n",
+	ksft_print_msg("back %ld, refaults %ld, out %ld, threshold %ld s\n",
+		       knob("cold_pages_back") - back,
 		       knob("cold_refaults") - refaults, knob("cold_pages_out"),
 		       knob("cold_threshold_secs"));
-	ok &= knob("cold_refaults") - refaults >= pushed * 95 / 100 &&
+	ok &= knob("cold_pages_back") - back >= pushed * 95 / 100 &&
+	      knob("cold_refaults") - refaults >= pushed * 95 / 100 &&
 	      knob("cold_pages_out") <= out - pushed * 95 / 100 &&
 	      knob("cold_threshold_secs") > 32;
 	ok &= count_present(getpid(), p, NR_PAGES) == NR_PAGES &&

@@ -826,12 +826,13 @@ static void flip_knob(uint64_t *x)
  * @patched: patch_pages, at most
  * @cold: cold_pages_out, at most
  * @faults0: patch_faults at the start
+ * @back0: cold_pages_back at the start
  * @refaults0: cold_refaults at the start
  * @hinted0: io_hints_pages_merged at the start
  * @compressed0: cold_pages_compressed at the start
  */
 struct tier_max {
-	long sharing, patched, cold, faults0, refaults0, hinted0;
+	long sharing, patched, cold, faults0, back0, refaults0, hinted0;
 	long compressed0;
 };
 
@@ -1007,7 +1008,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_term };
 	struct tier_max tm = {};
 	long verified = 0, lost = 0, bus = 0, ops[NR_OPS] = {};
-	long hinted, compressed, pfaults, refaults;
+	long hinted, compressed, pfaults, back, refaults;
 	bool injected, ok = true, tiers = false, active;
 	double start;
 	char *buf;
@@ -1088,6 +1089,7 @@ int main(int argc, char **argv)
 	ksm_set("cold_compress", 1);
 	ksm_set("patch_tier", 1);
 	tm.faults0 = ksm("patch_faults");
+	tm.back0 = ksm("cold_pages_back");
 	tm.refaults0 = ksm("cold_refaults");
 	tm.hinted0 = ksm("io_hints_pages_merged");
 	tm.compressed0 = ksm("cold_pages_compressed");
@@ -1171,6 +1173,7 @@ int main(int argc, char **argv)
 	hinted = ksm("io_hints_pages_merged") - tm.hinted0;
 	compressed = ksm("cold_pages_compressed") - tm.compressed0;
 	pfaults = ksm("patch_faults") - tm.faults0;
+	back = ksm("cold_pages_back") - tm.back0;
 	refaults = ksm("cold_refaults") - tm.refaults0;
 
 	for (i = 0; i < NR_OPS; i++)
@@ -1185,15 +1188,15 @@ int main(int argc, char **argv)
 		       tm.sharing, hinted);
 	ksft_print_msg("stress: compressed %ld (cold_pages_out max %ld), patched max %ld\n",
 		       compressed, tm.cold, tm.patched);
-	ksft_print_msg("stress: faults back: %ld patched, %ld compressed\n",
-		       pfaults, refaults);
+	ksft_print_msg("stress: back: %ld patched faults, %ld compressed (%ld refaults)\n",
+		       pfaults, back, refaults);
 	ksft_print_msg("stress: injected into ksmd: %s; O_DIRECT: %s; nodes: %d\n",
 		       injected ? "yes" : "no", direct_fd >= 0 ? "yes" : "no",
 		       nr_nodes);
 	cleanup();
 
 	active = tm.sharing > 0 && hinted > 0 && compressed > 0 &&
-		 tm.patched > 0 && pfaults > 0 && refaults > 0;
+		 tm.patched > 0 && pfaults > 0 && back > 0;
 	ksft_print_msg("stress: every tier active: %s\n", active ? "yes" : "no");
 	ok &= !lost && !bus;
 	/* -t: and everything was exercised. */

@@ -147,6 +147,15 @@ fi
 rc=$?
 [ $rc = 124 ] && pass "boot: a guest that overruns its timeout is stopped (124)" ||
 	fail "boot: timeout: got status $rc, want 124"
+# The test kernel is a KVM host's kernel (issue 12): cgroup controllers,
+# namespaces, seccomp, PSI, tap, vhost-net and /dev/kvm, each used once.
+"$REPO/scripts/boot.sh" -f test -m 512 -t 180 -o "$T/boot-host" -- "$REPO/scripts/guest-hostcheck.sh" >"$T/boot-host.log" 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -q "host kernel: ok" "$T/boot-host.log"; then
+	pass "boot: a KVM host's kernel: cgroup v2 cpuset, cpu, io, pids, hugetlb, freezer; namespaces; seccomp; PSI; tun, vhost-net, kvm"
+else
+	fail "boot: a KVM host's kernel (status $rc): $(grep '^missing:' "$T/boot-host.log" | tr '\n' ' ')"
+fi
 
 log "building selftests"
 ST=$B/selftests/mm

@@ -6,11 +6,12 @@
  * receiving blocks of its disk image - are the likeliest duplicates on a
  * host, yet ksmd's linear scan reaches them only minutes later and merges
  * them only on its second visit.  The read paths record where such reads
- * landed as (mm, start, nr_pages) hints on a bounded stack; ksmd spends
- * part of every batch on the newest hints before going on with its linear
- * scan.  The idea and measurements are from "KSM++: Using I/O-based hints
- * to make memory-deduplication scanners more efficient" (Miller et al.,
- * RESoLVE 2012) and XLH (Miller et al., USENIX ATC 2013).
+ * landed as (mm, start, nr_pages) hints on a bounded stack; in every batch
+ * ksmd visits the newest hints on top of its linear scan, as many as
+ * hinted visits lately merged pages.  The idea and measurements are from
+ * "KSM++: Using I/O-based hints to make memory-deduplication scanners more
+ * efficient" (Miller et al., RESoLVE 2012) and XLH (Miller et al., USENIX
+ * ATC 2013).
  *
  * Producer: any context, O(1), takes only the lock of the local CPU's ring.
  * Consumer: ksmd, with ksm_thread_mutex held.
@@ -57,6 +58,10 @@ static unsigned long ksm_hints_stale;
 static unsigned long ksm_hints_pages_visited;
 /* Pages that became KSM pages on a visit from a hint */
 static unsigned long ksm_hints_pages_merged;
+/* Pages merged at their first, hinted, visit and found broken at the next */
+static unsigned long ksm_hints_merges_broken;
+/* Times an mm went back to the two-visit rule for its hinted pages */
+static unsigned long ksm_hints_fallbacks;
 
 /*
  * Tunables
@@ -70,8 +75,15 @@ DEFINE_STATIC_KEY_FALSE(ksm_hints_key);
 #define KSM_HINTS_CAPACITY_MAX		(4U * 1024 * 1024)
 
 static unsigned int ksm_hints_capacity = KSM_HINTS_CAPACITY_DEFAULT;
-/* Share of pages_to_scan offered to hinted pages: 50% is 1:1 */
+/* Hinted pages per batch at most, in percent of pages_to_scan, on top */
 static unsigned int ksm_hints_scan_percent = 50;
+
+/*
+ * What hinted visits yielded lately: pages merged per page visited, in
+ * 1/KSM_HINTS_YIELD_ONE, averaged over ksmd's batches.  Starts optimistic.
+ */
+#define KSM_HINTS_YIELD_ONE	1024U
+static unsigned int ksm_hints_yield = KSM_HINTS_YIELD_ONE;
 
 /* Serialises the knobs that replace or free the stack. */
 static DEFINE_MUTEX(ksm_hints_knob_mutex);
@@ -658,32 +670,62 @@ static bool ksm_hints_drain_due(unsigned long last, unsigned long now)
 	return now - last >= KSM_HINTS_DRAIN_INTERVAL;
 }
 
-/**
- * ksm_hints_scan() - visit hinted pages for part of a ksmd batch
- * @pages_to_scan: ksmd's budget for this batch
- *
- * Visits up to ksm_hints_scan_percent of @pages_to_scan pages, newest
- * hints first.  Every page of a hint costs one page of the budget, visited
- * or not, and a stale hint costs one, so the batch never exceeds
- * @pages_to_scan and the linear scan always keeps its share: at most
- * 99 percent, at least one page less than @pages_to_scan.
- * Called by ksmd with ksm_thread_mutex held.
- *
- * Return: the part of @pages_to_scan that was used.
+/*
+ * The pages hints may have in a batch of @pages_to_scan: up to
+ * io_hints_scan_percent of it, in proportion to what they yield (twice
+ * the merged pages per visited page gets all of it), and at least one,
+ * so that hints that start to yield are noticed.
  */
-unsigned int ksm_hints_scan(unsigned int pages_to_scan)
+static unsigned long ksm_hints_budget(unsigned int pages_to_scan,
+				      unsigned int percent, unsigned int yield)
 {
-	unsigned long budget, used = 0;
+	u64 most = div_u64((u64)pages_to_scan * percent, 100);
+
+	if (!percent)
+		return 0;
+	most = div_u64(most * min(2 * yield, KSM_HINTS_YIELD_ONE),
+		       KSM_HINTS_YIELD_ONE);
+	return max_t(u64, most, 1);
+}
+
+/* The average yield after a batch that visited @visited and merged @merged */
+static unsigned int ksm_hints_next_yield(unsigned int yield,
+					 unsigned long visited,
+					 unsigned long merged)
+{
+	unsigned int sample;
+
+	if (!visited)
+		return yield;
+	sample = min(merged, visited) * KSM_HINTS_YIELD_ONE / visited;
+	/* Rounded so that batches merging nothing bring it down to 0. */
+	return yield - DIV_ROUND_UP(yield, 8) + sample / 8;
+}
+
+/**
+ * ksm_hints_scan() - visit hinted pages in a ksmd batch
+ * @pages_to_scan: the pages of the batch, all of them the linear scan's
+ *
+ * Visits the newest hints first, on top of the linear scan's
+ * @pages_to_scan, for at most ksm_hints_budget() pages: hints that merge
+ * nothing cost a page per batch, not the linear scan's pace.  Every page
+ * of a hint counts, visited or not, and a stale hint counts one.
+ * Called by ksmd with ksm_thread_mutex held.
+ */
+void ksm_hints_scan(unsigned int pages_to_scan)
+{
+	unsigned long budget, used = 0, visited_all = 0, merged_all = 0;
 	struct ksm_hint_stack *stack;
 	bool drained, may_drain;
 
 	if (!static_branch_unlikely(&ksm_hints_key))
-		return 0;
+		return;
 	/* "drained" tells ksm_scan_hint() not to drain (again). */
 	may_drain = ksm_hints_drain_due(ksm_hints_drained_at, jiffies);
 	drained = !may_drain;
-	budget = div_u64((u64)pages_to_scan *
-			 READ_ONCE(ksm_hints_scan_percent), 100);
+	budget = ksm_hints_budget(pages_to_scan,
+				  READ_ONCE(ksm_hints_scan_percent),
+				  ksm_hints_yield);
 	while (used < budget) {
 		unsigned long merged = 0;
 		long visited;
@@ -710,15 +752,106 @@ unsigned int ksm_hints_scan(unsigned int pages_to_scan)
 			used++;
 			continue;
 		}
-		ksm_hints_pages_visited += visited;
-		ksm_hints_pages_merged += merged;
+		visited_all += visited;
+		merged_all += merged;
 		ksm_hint_cursor.start += visited << PAGE_SHIFT;
 		ksm_hint_cursor.nr_pages -= visited;
 		used += visited;
 	}
+	ksm_hints_pages_visited += visited_all;
+	ksm_hints_pages_merged += merged_all;
+	ksm_hints_yield = ksm_hints_next_yield(ksm_hints_yield, visited_all,
+					       merged_all);
 	if (may_drain && drained)
 		ksm_hints_drained_at = jiffies;
-	return used;
+}
+
+/*
+ * First-visit merges that break
+ *
+ * A hinted page is merged at its first visit, without the linear scan's
+ * proof that it stays unchanged (the same checksum at two visits): it was
+ * just filled by a read.  A process that refills its buffer right after
+ * each read breaks such merges at once by copy-on-write, which costs it a
+ * fault and a copy per page.  ksmd counts, per mm, hinted pages merged at
+ * their first visit and those found no longer merged at their next visit;
+ * while one in KSM_HINT_BROKEN_SHARE or more broke (and at least
+ * KSM_HINT_BROKEN_MIN), the mm's hinted pages get the two-visit rule too.
+ */
+#define KSM_HINT_BROKEN_MIN	8
+#define KSM_HINT_BROKEN_SHARE	4
+
+/*
+ * Halve both counts once per full scan since they were last halved (all
+ * of them after writing 2 to run, which resets the count of full scans).
+ */
+static void ksm_hint_yield_decay(struct ksm_hint_yield *yield,
+				 unsigned long seqnr)
+{
+	unsigned long scans = seqnr - yield->seqnr;
+
+	if (!scans)
+		return;
+	scans = min(scans, 16UL);
+	yield->merged >>= scans;
+	yield->broken >>= scans;
+	yield->seqnr = seqnr;
+}
+
+static bool ksm_hint_breaking(const struct ksm_hint_yield *yield)
+{
+	return yield->broken >= KSM_HINT_BROKEN_MIN &&
+	       yield->broken * KSM_HINT_BROKEN_SHARE >= yield->merged;
+}
+
+/**
+ * ksm_hint_first_visit() - may an mm's hinted pages merge at their first visit?
+ * @yield: what that gave in the mm so far
+ * @seqnr: ksmd's full-scan count
+ *
+ * Return: false while too many of the mm's first-visit merges broke.
+ */
+bool ksm_hint_first_visit(struct ksm_hint_yield *yield, unsigned long seqnr)
+{
+	ksm_hint_yield_decay(yield, seqnr);
+	return !ksm_hint_breaking(yield);
+}
+
+/**
+ * ksm_hint_merged_first() - count a hinted page merged at its first visit
+ * @yield: of the page's mm
+ * @seqnr: ksmd's full-scan count
+ */
+void ksm_hint_merged_first(struct ksm_hint_yield *yield, unsigned long seqnr)
+{
+	ksm_hint_yield_decay(yield, seqnr);
+	if (yield->merged < U16_MAX)
+		yield->merged++;
+}
+
+/* Count a broken merge in @yield; true if the mm falls back just now. */
+static bool ksm_hint_yield_broken(struct ksm_hint_yield *yield,
+				  unsigned long seqnr)
+{
+	bool was;
+
+	ksm_hint_yield_decay(yield, seqnr);
+	was = ksm_hint_breaking(yield);
+	if (yield->broken < U16_MAX)
+		yield->broken++;
+	return !was && ksm_hint_breaking(yield);
+}
+
+/**
+ * ksm_hint_merge_broken() - count a first-visit merge found broken
+ * @yield: of the page's mm
+ * @seqnr: ksmd's full-scan count
+ */
+void ksm_hint_merge_broken(struct ksm_hint_yield *yield, unsigned long seqnr)
+{
+	ksm_hints_merges_broken++;
+	if (ksm_hint_yield_broken(yield, seqnr))
+		ksm_hints_fallbacks++;
 }
 
 /*
@@ -807,6 +940,8 @@ static ssize_t io_hints_store(struct kobject *kobj,
 		static_branch_disable(&ksm_hints_key);
 		ksm_hints_quiesce();
 		ksm_hints_replace_stack(NULL);
+		/* Hints start with their full share when turned on again. */
+		WRITE_ONCE(ksm_hints_yield, KSM_HINTS_YIELD_ONE);
 	}
 	mutex_unlock(&ksm_hints_knob_mutex);
 	return err ?: count;
@@ -855,8 +990,7 @@ static ssize_t io_hints_scan_percent_store(struct kobject *kobj,
 {
 	unsigned int percent;
 
-	/* 100 would let hints starve the linear scan. */
-	if (kstrtouint(buf, 10, &percent) || percent > 99)
+	if (kstrtouint(buf, 10, &percent) || percent > 100)
 		return -EINVAL;
 	WRITE_ONCE(ksm_hints_scan_percent, percent);
 	return count;
@@ -902,6 +1036,21 @@ static ssize_t io_hints_pages_merged_show(struct kobject *kobj,
 }
 KSM_HINTS_ATTR_RO(io_hints_pages_merged);
 
+static ssize_t io_hints_merges_broken_show(struct kobject *kobj,
+					   struct kobj_attribute *attr,
+					   char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_merges_broken));
+}
+KSM_HINTS_ATTR_RO(io_hints_merges_broken);
+
+static ssize_t io_hints_fallbacks_show(struct kobject *kobj,
+				       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_fallbacks));
+}
+KSM_HINTS_ATTR_RO(io_hints_fallbacks);
+
 static struct attribute *ksm_hints_attrs[] = {
 	&io_hints_attr.attr,
 	&io_hints_capacity_attr.attr,
@@ -913,6 +1062,8 @@ static struct attribute *ksm_hints_attrs[] = {
 	&io_hints_stale_attr.attr,
 	&io_hints_pages_visited_attr.attr,
 	&io_hints_pages_merged_attr.attr,
+	&io_hints_merges_broken_attr.attr,
+	&io_hints_fallbacks_attr.attr,
 	NULL,
 };
 

@@ -118,6 +118,27 @@ void ksm_hint_index_destroy(struct ksm_hint_index *index);
 void *ksm_hint_index_find(struct ksm_hint_index *index, unsigned long addr,
 			  void **prev);
 
+/**
+ * struct ksm_hint_yield - what first-visit merges of one mm's hinted pages gave
+ * @merged: hinted pages merged at their first visit, decayed
+ * @broken: of those, pages found no longer merged at their next visit
+ *          (copy-on-write: a read refilled the buffer), decayed
+ * @seqnr: ksmd's full-scan count when both were last halved
+ *
+ * Both are halved once per full scan, so an mm whose hinted merges stop
+ * breaking gets first-visit merging back within a few full scans.
+ * Changed by ksmd only.
+ */
+struct ksm_hint_yield {
+	u16 merged;
+	u16 broken;
+	unsigned long seqnr;
+};
+
+bool ksm_hint_first_visit(struct ksm_hint_yield *yield, unsigned long seqnr);
+void ksm_hint_merged_first(struct ksm_hint_yield *yield, unsigned long seqnr);
+void ksm_hint_merge_broken(struct ksm_hint_yield *yield, unsigned long seqnr);
+
 /*
  * Provided by mm/ksm.c for the consumer.
  */
@@ -129,7 +150,7 @@ void ksm_hints_quiesce(void);
  * Provided by mm/ksm_hints.c for ksmd.
  */
 int ksm_hints_init(struct kobject *kobj);
-unsigned int ksm_hints_scan(unsigned int pages_to_scan);
+void ksm_hints_scan(unsigned int pages_to_scan);
 void ksm_hints_forget_cursor(void);
 
 #endif /* _MM_KSM_HINTS_H */

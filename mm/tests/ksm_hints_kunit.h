@@ -348,6 +348,82 @@ static void ksm_hints_test_drain_rate(struct kunit *test)
 						    INITIAL_JIFFIES));
 }
 
+/*
+ * Hints get pages in proportion to their yield, within the knob's share,
+ * and at least one per batch; the average yield follows what batches
+ * merged.
+ */
+static void ksm_hints_test_budget(struct kunit *test)
+{
+	const unsigned int one = KSM_HINTS_YIELD_ONE;
+	unsigned int yield = one, i;
+
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one), 50UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one / 2), 50UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one / 4), 25UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 100, one), 100UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, 0), 1UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 0, one), 0UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(1, 50, one), 1UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(30000, 50, 0), 1UL);
+	/* No overflow at the largest pages_to_scan. */
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(UINT_MAX, 100, one),
+			(unsigned long)UINT_MAX);
+
+	/* Batches that merge nothing: down to the one-page floor... */
+	for (i = 0; i < 100; i++)
+		yield = ksm_hints_next_yield(yield, 50, 0);
+	KUNIT_EXPECT_EQ(test, yield, 0U);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(1000, 50, yield), 1UL);
+	/* ...no visit, no change... */
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_yield(yield, 0, 0), yield);
+	/* ...and back within a few batches that merge all they visit. */
+	for (i = 0; i < 12; i++)
+		yield = ksm_hints_next_yield(yield, 1, 2);
+	KUNIT_EXPECT_GE(test, yield, one / 2);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, yield), 50UL);
+}
+
+/*
+ * An mm falls back to the two-visit rule when more than one in four of
+ * its first-visit merges broke, at least eight, once; halving at each
+ * full scan gives first-visit merging back.
+ */
+static void ksm_hints_test_fallback(struct kunit *test)
+{
+	struct ksm_hint_yield y = { .seqnr = 250 };
+	int i, switches = 0;
+
+	for (i = 0; i < 64; i++)
+		ksm_hint_merged_first(&y, 250);
+	KUNIT_EXPECT_TRUE(test, ksm_hint_first_visit(&y, 250));
+	for (i = 0; i < 15; i++)
+		switches += ksm_hint_yield_broken(&y, 250);
+	KUNIT_EXPECT_EQ(test, switches, 0);
+	KUNIT_EXPECT_TRUE(test, ksm_hint_first_visit(&y, 250));
+	switches += ksm_hint_yield_broken(&y, 250);
+	KUNIT_EXPECT_EQ(test, switches, 1);
+	KUNIT_EXPECT_FALSE(test, ksm_hint_first_visit(&y, 250));
+	switches += ksm_hint_yield_broken(&y, 250);
+	KUNIT_EXPECT_EQ(test, switches, 1);
+
+	/* A full scan later (the count wraps): 32 merged, 8 broken. */
+	KUNIT_EXPECT_FALSE(test, ksm_hint_first_visit(&y, 251));
+	KUNIT_EXPECT_EQ(test, y.broken, 8);
+	/* Two more: below the minimum of eight broken. */
+	KUNIT_EXPECT_TRUE(test, ksm_hint_first_visit(&y, 253));
+	KUNIT_EXPECT_EQ(test, y.merged, 8);
+	/* After run = 2 reset the count of full scans: all forgotten. */
+	KUNIT_EXPECT_TRUE(test, ksm_hint_first_visit(&y, 10));
+	KUNIT_EXPECT_EQ(test, y.merged, 0);
+	KUNIT_EXPECT_EQ(test, y.broken, 0);
+
+	/* Counts saturate. */
+	y.merged = U16_MAX;
+	ksm_hint_merged_first(&y, 10);
+	KUNIT_EXPECT_EQ(test, y.merged, U16_MAX);
+}
+
 static struct kunit_case ksm_hints_test_cases[] = {
 	KUNIT_CASE(ksm_hints_test_order),
 	KUNIT_CASE(ksm_hints_test_overwrite_oldest),
@@ -356,6 +432,8 @@ static struct kunit_case ksm_hints_test_cases[] = {
 	KUNIT_CASE(ksm_hints_test_iter),
 	KUNIT_CASE(ksm_hints_test_index),
 	KUNIT_CASE(ksm_hints_test_drain_rate),
+	KUNIT_CASE(ksm_hints_test_budget),
+	KUNIT_CASE(ksm_hints_test_fallback),
 	{},
 };
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -549,7 +550,7 @@ static void test_knobs(void)
 		{ "io_hints", "2" }, { "io_hints", "-1" }, { "io_hints", "on" },
 		{ "io_hints_capacity", "15" }, { "io_hints_capacity", "4194305" },
 		{ "io_hints_capacity", "-16" }, { "io_hints_capacity", "1k" },
-		{ "io_hints_scan_percent", "100" },
+		{ "io_hints_scan_percent", "101" },
 		{ "io_hints_scan_percent", "-1" },
 		{ "io_hints_scan_percent", "50%" },
 	};
@@ -574,8 +575,8 @@ static void test_knobs(void)
 	knob_set("io_hints_capacity", 16);
 	ok &= knob("io_hints_capacity") == 16;
 	knob_set("io_hints_capacity", 65536);
-	knob_set("io_hints_scan_percent", 99);
-	ok &= knob("io_hints_scan_percent") == 99;
+	knob_set("io_hints_scan_percent", 100);
+	ok &= knob("io_hints_scan_percent") == 100;
 	knob_set("io_hints_scan_percent", 50);
 	ksft_test_result(ok, "knobs reject bad values and keep their value\n");
 }
@@ -901,6 +902,258 @@ static void test_speed(void)
 			 on, NR_PAGES, took, off, NR_PAGES);
 }
 
+/* ------------------------------------------- hints that find nothing */
+
+#define IDENT_PAGES	1024	/* pages of each of two identical regions */
+#define STREAM_PAGES	1024	/* pages of the file the readers stream */
+
+/* Shared with the forked readers */
+struct reader_stats {
+	long rounds;
+	long bad;		/* reads that returned wrong data */
+};
+
+/*
+ * A file of @pages unique random pages, and a copy of what it holds; the
+ * file is unlinked at once.
+ */
+static int stream_file(size_t pages, char **data)
+{
+	char path[] = "/tmp/ksm_hints_stream_XXXXXX";
+	size_t i, len = pages * pagesize;
+	int fd = mkstemp(path);
+
+	*data = malloc(len);
+	if (fd < 0 || !*data)
+		ksft_exit_fail_msg("stream file: %s\n", strerror(errno));
+	unlink(path);
+	for (i = 0; i < len / sizeof(long); i++)
+		((long *)*data)[i] = random() ^ ((long)random() << 31);
+	if (pwrite(fd, *data, len, 0) != (ssize_t)len)
+		ksft_exit_fail_msg("writing the stream file: %s\n",
+				   strerror(errno));
+	return fd;
+}
+
+/*
+ * In a child, until killed (also when the test dies): read NR_PAGES pages
+ * of @fd into one mergeable buffer, again and again, checking each read:
+ * chunk i % (@pages / NR_PAGES) in round i; with @period_ms, the chunk of
+ * the current period instead, once per period at its start, so that
+ * readers read the same chunk at about the same time.
+ */
+static void stream_reader(int fd, const char *data, size_t pages,
+			  int period_ms, struct reader_stats *st)
+{
+	size_t len = NR_PAGES * pagesize, chunks = pages / NR_PAGES;
+	char *buf;
+	long i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	buf = map_mergeable(NR_PAGES);
+	for (i = 0;; i++) {
+		size_t c = i % chunks;
+
+		if (period_ms)
+			c = (size_t)(now() * 1000 / period_ms) % chunks;
+		if (pread(fd, buf, len, c * len) != (ssize_t)len ||
+		    memcmp(buf, data + c * len, len))
+			__atomic_add_fetch(&st->bad, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&st->rounds, 1, __ATOMIC_RELAXED);
+		if (period_ms) {
+			long ms = (long)(now() * 1000);
+
+			usleep((period_ms - ms % period_ms) * 1000);
+		} else {
+			usleep(2000);
+		}
+	}
+}
+
+/* Two processes holding the same @pages random pages; their pids. */
+static void *start_twins(size_t pages, pid_t pid[2])
+{
+	size_t len = pages * pagesize;
+	char *content = malloc(len);
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int i, pipefd[2];
+	size_t j;
+	char c;
+
+	if (!content || p == MAP_FAILED || pipe(pipefd))
+		ksft_exit_fail_msg("twins: %s\n", strerror(errno));
+	for (j = 0; j < len / sizeof(long); j++)
+		((long *)content)[j] = random() ^ ((long)random() << 31);
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		if (!pid[i]) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			/* Written after fork: no page is shared yet. */
+			madvise(p, len, MADV_MERGEABLE);
+			memcpy(p, content, len);
+			write(pipefd[1], "x", 1);
+			pause();
+			_exit(0);
+		}
+	}
+	close(pipefd[1]);
+	for (i = 0; i < 2; i++)
+		if (read(pipefd[0], &c, 1) != 1)
+			ksft_exit_fail_msg("twin died\n");
+	close(pipefd[0]);
+	free(content);
+	return p;
+}
+
+static void stop(pid_t *pids, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+	}
+}
+
+/*
+ * (f) Hints that find nothing do not spoil what the linear scan finds: two
+ * readers keep streaming data that exists nowhere else (a file each) into
+ * mergeable buffers, so hints are always pending and never merge, while
+ * two identical regions wait for the linear scan.  They merge within
+ * four full scans, as without hints (the first visit of a page records
+ * its checksum, the second merges it; one scan of slack): hinted pages
+ * that change at once do not join the unstable tree, whose order they
+ * would break.
+ */
+static void test_nothing_found(void)
+{
+	struct reader_stats *st = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long scans, visited = knob("io_hints_pages_visited");
+	pid_t twin[2], reader[2];
+	int i, fd[2], shared = 0;
+	char *data[2], *p;
+	bool ok;
+
+	if (st == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		fd[i] = stream_file(STREAM_PAGES, &data[i]);
+		reader[i] = fork();
+		if (!reader[i])
+			stream_reader(fd[i], data[i], STREAM_PAGES, 0, st);
+	}
+	p = start_twins(IDENT_PAGES, twin);
+	scans = knob("full_scans");
+	for (i = 0; i < 4 && shared < IDENT_PAGES; i++) {
+		if (!wait_full_scans(1))
+			break;
+		shared = count_shared(twin[0], p, twin[1], p, IDENT_PAGES);
+	}
+	stop(reader, 2);
+	ksft_print_msg("twins: %d/%d merged after %ld full scans\n",
+		       shared, IDENT_PAGES, knob("full_scans") - scans);
+	ksft_print_msg("readers: %ld reads, %ld wrong, %ld pages hinted\n",
+		       st->rounds, st->bad,
+		       knob("io_hints_pages_visited") - visited);
+	ok = shared == IDENT_PAGES && !st->bad && st->rounds > 0;
+	stop(twin, 2);
+	munmap(p, IDENT_PAGES * pagesize);
+	munmap(st, pagesize);
+	for (i = 0; i < 2; i++) {
+		close(fd[i]);
+		free(data[i]);
+	}
+	ksft_test_result(ok, "readers of unique data do not keep identical pages apart\n");
+}
+
+/*
+ * (g) Merges of hinted pages that a read breaks at once are counted, and
+ * the mm goes back to the two-visit rule; merges that last are not
+ * counted.  Two readers read the same chunk of a file at about the same
+ * time, so hints merge their buffers: first once, then kept (no break
+ * may be counted when the linear scan finds them still merged), then a
+ * new chunk into the same buffers every 400 ms.  The ballast keeps full
+ * scans long, as on a host, so that hints come back to a page first.
+ */
+static void test_refilled(void)
+{
+	struct reader_stats *st = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long broken = knob("io_hints_merges_broken");
+	long fallbacks = knob("io_hints_fallbacks");
+	long merged = knob("io_hints_pages_merged");
+	long kept_broken, kept_fallbacks;
+	char *data, *buf;
+	pid_t reader[2];
+	double start;
+	int i, fd, kept;
+	bool ok;
+
+	if (st == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	/* Hints start with their full share. */
+	knob_set("io_hints", 0);
+	knob_set("io_hints", 1);
+	fd = stream_file(STREAM_PAGES, &data);
+
+	/* Read once and kept: merged by hints, and nothing breaks. */
+	buf = mmap(NULL, NR_PAGES * pagesize, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		reader[i] = fork();
+		if (!reader[i]) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			madvise(buf, NR_PAGES * pagesize, MADV_MERGEABLE);
+			if (pread(fd, buf, NR_PAGES * pagesize, 0) !=
+			    (ssize_t)(NR_PAGES * pagesize))
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+	}
+	kept = wait_shared(reader[0], buf, reader[1], buf, NR_PAGES,
+			   MERGE_TIMEOUT, NULL);
+	wait_full_scans(1);
+	kept_broken = knob("io_hints_merges_broken") - broken;
+	kept_fallbacks = knob("io_hints_fallbacks") - fallbacks;
+	stop(reader, 2);
+	munmap(buf, NR_PAGES * pagesize);
+	ksft_print_msg("kept buffers: %d/%d merged, broken %ld, fallbacks %ld\n",
+		       kept, NR_PAGES, kept_broken, kept_fallbacks);
+
+	/* Read into again and again. */
+	broken = knob("io_hints_merges_broken");
+	fallbacks = knob("io_hints_fallbacks");
+	start = now();
+	for (i = 0; i < 2; i++) {
+		reader[i] = fork();
+		if (!reader[i])
+			stream_reader(fd, data, STREAM_PAGES, 400, st);
+	}
+	while (knob("io_hints_fallbacks") == fallbacks && now() - start < 60)
+		usleep(100000);
+	/* A few more rounds with the fallback in place, reads checked. */
+	usleep(2000000);
+	stop(reader, 2);
+	broken = knob("io_hints_merges_broken") - broken;
+	fallbacks = knob("io_hints_fallbacks") - fallbacks;
+	ksft_print_msg("refilled buffers: %ld reads, %ld wrong, in %.1fs\n",
+		       st->rounds, st->bad, now() - start);
+	ksft_print_msg("hinted merges %ld, broken %ld, fallbacks %ld\n",
+		       knob("io_hints_pages_merged") - merged, broken,
+		       fallbacks);
+	ok = kept == NR_PAGES && !kept_broken && !kept_fallbacks &&
+	     broken > 0 && fallbacks > 0 && !st->bad && st->rounds > 0;
+	munmap(st, pagesize);
+	close(fd);
+	free(data);
+	ksft_test_result(ok, "merges a read breaks at once are counted, the mm falls back\n");
+}
+
 int main(void)
 {
 	size_t i;
@@ -912,7 +1165,7 @@ int main(void)
 		ksft_exit_skip("needs root\n");
 	if (access(KSM_DIR "io_hints", F_OK))
 		ksft_exit_skip("kernel without KSM I/O hints\n");
-	ksft_set_plan(4 + NR_PATHS * 2);
+	ksft_set_plan(6 + NR_PATHS * 2);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -947,7 +1200,9 @@ int main(void)
 	/* Merging a hinted page of a THP splits it under ksmd. */
 	test_path(P_PREAD64, false, true);
 	test_speed();
+	test_refilled();
 	stop_ballast();
+	test_nothing_found();
 
 	ksft_finished();
 }

@@ -1013,43 +1013,19 @@ KSM_HINTS_STAT(io_hints_coalesced, stats.coalesced);
 KSM_HINTS_STAT(io_hints_overwritten, stats.overwritten);
 KSM_HINTS_STAT(io_hints_pending, stats.held);
 
-static ssize_t io_hints_stale_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_stale));
-}
-KSM_HINTS_ATTR_RO(io_hints_stale);
+#define KSM_HINTS_COUNTER(_name, _var)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(_var));		\
+}									\
+KSM_HINTS_ATTR_RO(_name)
 
-static ssize_t io_hints_pages_visited_show(struct kobject *kobj,
-					   struct kobj_attribute *attr,
-					   char *buf)
-{
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_pages_visited));
-}
-KSM_HINTS_ATTR_RO(io_hints_pages_visited);
-
-static ssize_t io_hints_pages_merged_show(struct kobject *kobj,
-					  struct kobj_attribute *attr,
-					  char *buf)
-{
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_pages_merged));
-}
-KSM_HINTS_ATTR_RO(io_hints_pages_merged);
-
-static ssize_t io_hints_merges_broken_show(struct kobject *kobj,
-					   struct kobj_attribute *attr,
-					   char *buf)
-{
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_merges_broken));
-}
-KSM_HINTS_ATTR_RO(io_hints_merges_broken);
-
-static ssize_t io_hints_fallbacks_show(struct kobject *kobj,
-				       struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_hints_fallbacks));
-}
-KSM_HINTS_ATTR_RO(io_hints_fallbacks);
+KSM_HINTS_COUNTER(io_hints_stale, ksm_hints_stale);
+KSM_HINTS_COUNTER(io_hints_pages_visited, ksm_hints_pages_visited);
+KSM_HINTS_COUNTER(io_hints_pages_merged, ksm_hints_pages_merged);
+KSM_HINTS_COUNTER(io_hints_merges_broken, ksm_hints_merges_broken);
+KSM_HINTS_COUNTER(io_hints_fallbacks, ksm_hints_fallbacks);
 
 static struct attribute *ksm_hints_attrs[] = {
 	&io_hints_attr.attr,

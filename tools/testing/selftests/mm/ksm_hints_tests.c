@@ -836,26 +836,24 @@ out:
 }
 
 /*
- * Two readers, each in its own process, read the file into mergeable
- * memory; returns how many pages they share after @window seconds, or
- * when all are shared if @window is 0 (then *took says when).
+ * Fork two children that mark @len bytes at @p mergeable and fill them
+ * with @fill(@p, @arg), then wait until killed (also when the test dies);
+ * returns once both have filled them.
  */
-static int two_readers(double window, double *took)
+static void start_pair(pid_t pid[2], char *p, size_t len,
+		       void (*fill)(char *p, void *arg), void *arg)
 {
-	char *buf = mmap(NULL, NR_PAGES * pagesize, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int i, shared, pipefd[2];
-	pid_t pid[2];
+	int i, pipefd[2];
 	char c;
 
-	if (buf == MAP_FAILED || pipe(pipefd))
-		ksft_exit_fail_msg("readers: %s\n", strerror(errno));
-	refill_file();
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 	for (i = 0; i < 2; i++) {
 		pid[i] = fork();
 		if (!pid[i]) {
-			madvise(buf, NR_PAGES * pagesize, MADV_MERGEABLE);
-			read_by(P_PREAD64, false, buf);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			madvise(p, len, MADV_MERGEABLE);
+			fill(p, arg);
 			write(pipefd[1], "x", 1);
 			pause();
 			_exit(0);
@@ -864,8 +862,40 @@ static int two_readers(double window, double *took)
 	close(pipefd[1]);
 	for (i = 0; i < 2; i++)
 		if (read(pipefd[0], &c, 1) != 1)
-			ksft_exit_fail_msg("reader died\n");
+			ksft_exit_fail_msg("a child died\n");
 	close(pipefd[0]);
+}
+
+static void fill_by_pread(char *p, void *arg)
+{
+	read_by(P_PREAD64, false, p);
+}
+
+/* The first NR_PAGES pages of the file *@arg (an int fd) */
+static void fill_by_pread_fd(char *p, void *arg)
+{
+	size_t len = NR_PAGES * pagesize;
+
+	if (pread(*(int *)arg, p, len, 0) != (ssize_t)len)
+		_exit(1);
+}
+
+/*
+ * Two readers, each in its own process, read the file into mergeable
+ * memory; returns how many pages they share after @window seconds, or
+ * when all are shared if @window is 0 (then *took says when).
+ */
+static int two_readers(double window, double *took)
+{
+	char *buf = mmap(NULL, NR_PAGES * pagesize, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int i, shared;
+	pid_t pid[2];
+
+	if (buf == MAP_FAILED)
+		ksft_exit_fail_msg("readers: %s\n", strerror(errno));
+	refill_file();
+	start_pair(pid, buf, NR_PAGES * pagesize, fill_by_pread, NULL);
 
 	if (window > 0) {
 		usleep(window * 1e6);
@@ -970,38 +1000,33 @@ static void stream_reader(int fd, const char *data, size_t pages,
 	}
 }
 
+struct twin_content {
+	const char *data;
+	size_t len;
+};
+
+static void fill_twin(char *p, void *arg)
+{
+	const struct twin_content *t = arg;
+
+	memcpy(p, t->data, t->len);
+}
+
 /* Two processes holding the same @pages random pages; their pids. */
 static void *start_twins(size_t pages, pid_t pid[2])
 {
-	size_t len = pages * pagesize;
+	size_t j, len = pages * pagesize;
 	char *content = malloc(len);
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int i, pipefd[2];
-	size_t j;
-	char c;
+	struct twin_content t = { content, len };
 
-	if (!content || p == MAP_FAILED || pipe(pipefd))
+	if (!content || p == MAP_FAILED)
 		ksft_exit_fail_msg("twins: %s\n", strerror(errno));
 	for (j = 0; j < len / sizeof(long); j++)
 		((long *)content)[j] = random() ^ ((long)random() << 31);
-	for (i = 0; i < 2; i++) {
-		pid[i] = fork();
-		if (!pid[i]) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			/* Written after fork: no page is shared yet. */
-			madvise(p, len, MADV_MERGEABLE);
-			memcpy(p, content, len);
-			write(pipefd[1], "x", 1);
-			pause();
-			_exit(0);
-		}
-	}
-	close(pipefd[1]);
-	for (i = 0; i < 2; i++)
-		if (read(pipefd[0], &c, 1) != 1)
-			ksft_exit_fail_msg("twin died\n");
-	close(pipefd[0]);
+	/* Written after fork: no page is shared yet. */
+	start_pair(pid, p, len, fill_twin, &t);
 	free(content);
 	return p;
 }
@@ -1103,18 +1128,7 @@ static void test_refilled(void)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	for (i = 0; i < 2; i++) {
-		reader[i] = fork();
-		if (!reader[i]) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			madvise(buf, NR_PAGES * pagesize, MADV_MERGEABLE);
-			if (pread(fd, buf, NR_PAGES * pagesize, 0) !=
-			    (ssize_t)(NR_PAGES * pagesize))
-				_exit(1);
-			pause();
-			_exit(0);
-		}
-	}
+	start_pair(reader, buf, NR_PAGES * pagesize, fill_by_pread_fd, &fd);
 	kept = wait_shared(reader[0], buf, reader[1], buf, NR_PAGES,
 			   MERGE_TIMEOUT, NULL);
 	wait_full_scans(1);

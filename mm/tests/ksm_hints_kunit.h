@@ -407,7 +407,7 @@ static void ksm_hints_test_fallback(struct kunit *test)
 	switches += ksm_hint_yield_broken(&y, 250);
 	KUNIT_EXPECT_EQ(test, switches, 1);
 
-	/* A full scan later (the count wraps): 32 merged, 8 broken. */
+	/* A full scan later: 32 merged, 8 broken. */
 	KUNIT_EXPECT_FALSE(test, ksm_hint_first_visit(&y, 251));
 	KUNIT_EXPECT_EQ(test, y.broken, 8);
 	/* Two more: below the minimum of eight broken. */

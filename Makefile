@@ -11,7 +11,7 @@ S := scripts
 help:
 	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
 	@echo "make bench     QEMU guests (mem-merge=on) in the bench kernel: scenarios x KSM modes (QUICK=1: about 5 min; SCENARIOS, MODES, AIO)"
-	@echo "make bench-hints  the I/O-hints benchmark, hints on vs off (HINTS_RUNS, HINTS_SECONDS)"
+	@echo "make bench-hints  the I/O-hints benchmark: stock, hints, stock at equal CPU, advisor (HINTS_RUNS, HINTS_CONFIGS, HINTS_CAP)"
 	@echo "make bench-cold   the cold-page tier vs stock KSM, heterogeneous scenario (COLD_SECONDS, COLD_MIB, COLD_RUNS)"
 	@echo "make bench-patch  the patch tier vs compression only vs stock KSM (PATCH_SECONDS, PATCH_PAGES)"
 	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
@@ -25,7 +25,7 @@ help:
 
 demo:
 	@$(S)/demo.sh
-	@HINTS_RUNS="$${HINTS_RUNS:-2:buffered}" $(S)/bench-hints.sh
+	@HINTS_RUNS=1 HINTS_CONFIGS="dup:2:256:buffered" HINTS_CAP=120 $(S)/bench-hints.sh
 
 bench:
 	@QUICK="$(QUICK)" $(S)/bench.sh

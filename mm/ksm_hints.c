@@ -13,14 +13,15 @@
  * efficient" (Miller et al., RESoLVE 2012) and XLH (Miller et al., USENIX
  * ATC 2013).
  *
- * Producer: any context, O(1), takes only the lock of the local CPU's ring.
- * Consumer: ksmd, with ksm_thread_mutex held.
+ * Producer: any context but NMI, O(1), a few stores to the local CPU's ring
+ * of its context with preemption off: no lock, no atomic instruction.
+ * Consumer: ksmd, with ksm_thread_mutex held; it takes the new hints of
+ * every ring without a lock (see struct ksm_hint_slot).
  *
  * Lock order:
  *   ksm_hints_knob_mutex
  *     ksm_thread_mutex (mm/ksm.c)
  *       mmap_lock
- *         ring->lock (irqs off)
  *   ksm_mmlist_lock (mm/ksm.c) nests the maple tree lock of an index.
  *
  * Copyright (C) 2026 KSM++ developers
@@ -32,6 +33,7 @@
 #include <linux/jiffies.h>
 #include <linux/jump_label.h>
 #include <linux/kobject.h>
+#include <linux/log2.h>
 #include <linux/ksm.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -39,7 +41,6 @@
 #include <linux/overflow.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
-#include <linux/sched/clock.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 #include <linux/uio.h>
@@ -95,46 +96,76 @@ static struct ksm_hint_stack __rcu *ksm_hints;
  * Hint stack
  */
 
-static unsigned int ring_prev(const struct ksm_hint_stack *stack,
-			      unsigned int i)
+/* The slot that the @n-th write of a slot to @ring went to. */
+static struct ksm_hint_slot *ring_slot(const struct ksm_hint_stack *stack,
+				       struct ksm_hint_ring *ring,
+				       unsigned long n)
 {
-	return i ? i - 1 : stack->ring_size - 1;
+	return &ring->slots[n & (stack->ring_size - 1)];
+}
+
+static struct ksm_hint_ring *ksm_hint_ring_of(struct ksm_hint_stack *stack,
+					      int cpu, int ctx)
+{
+	return &per_cpu_ptr(stack->rings, cpu)->ctx[ctx];
+}
+
+static void ksm_hint_free_slots(struct ksm_hint_stack *stack)
+{
+	int cpu, ctx;
+
+	for_each_possible_cpu(cpu)
+		for (ctx = 0; ctx < KSM_HINT_CONTEXTS; ctx++)
+			kvfree(ksm_hint_ring_of(stack, cpu, ctx)->slots);
+	free_percpu(stack->rings);
 }
 
 /**
  * ksm_hint_stack_alloc() - allocate an empty hint stack
- * @capacity: hints the stack holds; divided evenly between the CPUs
+ * @capacity: hints the stack holds; divided evenly between the rings, one
+ *            per possible CPU and context (task, softirq, hard interrupt),
+ *            and rounded down to a power of two per ring
  *
  * Return: the stack, or NULL if memory ran out.
  */
 struct ksm_hint_stack *ksm_hint_stack_alloc(unsigned int capacity)
 {
 	struct ksm_hint_stack *stack;
-	int cpu;
+	int cpu, ctx;
 
 	stack = kzalloc(sizeof(*stack), GFP_KERNEL);
 	if (!stack)
 		return NULL;
-	stack->ring_size = max(capacity / num_possible_cpus(), 1U);
-	stack->rings = alloc_percpu(struct ksm_hint_ring);
-	if (!stack->rings)
+	stack->ring_size = rounddown_pow_of_two(max(capacity /
+		(num_possible_cpus() * KSM_HINT_CONTEXTS), 1U));
+	stack->capacity = stack->ring_size * num_possible_cpus() *
+			  KSM_HINT_CONTEXTS;
+	stack->taken = kvcalloc(stack->capacity, sizeof(*stack->taken),
+				GFP_KERNEL);
+	if (!stack->taken)
 		goto free_stack;
+	stack->rings = alloc_percpu(struct ksm_hint_cpu);
+	if (!stack->rings)
+		goto free_taken;
 	for_each_possible_cpu(cpu) {
-		struct ksm_hint_ring *ring = per_cpu_ptr(stack->rings, cpu);
+		for (ctx = 0; ctx < KSM_HINT_CONTEXTS; ctx++) {
+			struct ksm_hint_ring *ring = ksm_hint_ring_of(stack,
+								      cpu, ctx);
 
-		raw_spin_lock_init(&ring->lock);
-		ring->slots = kvcalloc_node(stack->ring_size,
-					    sizeof(*ring->slots), GFP_KERNEL,
-					    cpu_to_node(cpu));
-		if (!ring->slots)
-			goto free_rings;
+			ring->slots = kvcalloc_node(stack->ring_size,
+						    sizeof(*ring->slots),
+						    GFP_KERNEL,
+						    cpu_to_node(cpu));
+			if (!ring->slots)
+				goto free_rings;
+		}
 	}
 	return stack;
 
 free_rings:
-	for_each_possible_cpu(cpu)
-		kvfree(per_cpu_ptr(stack->rings, cpu)->slots);
-	free_percpu(stack->rings);
+	ksm_hint_free_slots(stack);
+free_taken:
+	kvfree(stack->taken);
 free_stack:
 	kfree(stack);
 	return NULL;
@@ -148,13 +179,10 @@ free_stack:
  */
 void ksm_hint_stack_free(struct ksm_hint_stack *stack)
 {
-	int cpu;
-
 	if (!stack)
 		return;
-	for_each_possible_cpu(cpu)
-		kvfree(per_cpu_ptr(stack->rings, cpu)->slots);
-	free_percpu(stack->rings);
+	ksm_hint_free_slots(stack);
+	kvfree(stack->taken);
 	kfree(stack);
 }
 
@@ -171,6 +199,72 @@ static bool ksm_hint_coalesces(const struct ksm_hint *hint,
 	       hint->start <= start + (nr_pages << PAGE_SHIFT);
 }
 
+/*
+ * The ring of the current context, indexed like interrupt_context_level(),
+ * with one test in the common case, a task.
+ */
+static __always_inline unsigned int ksm_hint_context(void)
+{
+	if (likely(!(preempt_count() &
+		     (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET))))
+		return 0;
+	return interrupt_context_level();
+}
+
+/*
+ * The push, inlined into the read path's entry (__ksm_hint_range()) and
+ * ksm_hint_stack_push().  Each context of a CPU has its own ring, and a
+ * context never interrupts itself, so with preemption off nothing else
+ * writes the ring meanwhile.  No read completes in NMI context; a push
+ * from there would be dropped.
+ */
+static __always_inline void __ksm_hint_stack_push(struct ksm_hint_stack *stack,
+						  struct mm_struct *mm,
+						  unsigned long start,
+						  unsigned long nr_pages)
+{
+	unsigned int ctx = ksm_hint_context();
+	struct ksm_hint_ring *ring;
+	struct ksm_hint_slot *slot;
+	unsigned long head, gen;
+
+	if (unlikely(ctx >= KSM_HINT_CONTEXTS))
+		return;
+	preempt_disable();
+	ring = &this_cpu_ptr(stack->rings)->ctx[ctx];
+	head = ring->head;
+	gen = ++ring->gen;
+	slot = ring_slot(stack, ring, head - 1);
+	if (slot->gen > READ_ONCE(ring->drained) &&
+	    ksm_hint_coalesces(&slot->hint, mm, start, nr_pages)) {
+		unsigned long end = max(slot->hint.start +
+					(slot->hint.nr_pages << PAGE_SHIFT),
+					start + (nr_pages << PAGE_SHIFT));
+
+		start = min(slot->hint.start, start);
+		WRITE_ONCE(slot->gen, 0);
+		smp_wmb();	/* gen 0 before the fields; pairs with drain */
+		WRITE_ONCE(slot->hint.start, start);
+		WRITE_ONCE(slot->hint.nr_pages, (end - start) >> PAGE_SHIFT);
+		/* The fields before the new gen; pairs with the drain. */
+		smp_store_release(&slot->gen, gen);
+		ring->coalesced++;
+		goto out;
+	}
+	slot = ring_slot(stack, ring, head);
+	WRITE_ONCE(slot->gen, 0);
+	smp_wmb();		/* gen 0 before the fields; pairs with drain */
+	WRITE_ONCE(slot->hint.mm, mm);
+	WRITE_ONCE(slot->hint.start, start);
+	WRITE_ONCE(slot->hint.nr_pages, nr_pages);
+	/* The fields before the new gen; pairs with the drain. */
+	smp_store_release(&slot->gen, gen);
+	/* The slot before the head that counts it; pairs with the drain. */
+	smp_store_release(&ring->head, head + 1);
+out:
+	preempt_enable();
+}
+
 /**
  * ksm_hint_stack_push() - record that a read filled a range of pages
  * @stack: the stack
@@ -178,49 +272,93 @@ static bool ksm_hint_coalesces(const struct ksm_hint *hint,
  * @start: page-aligned address of the first page
  * @nr_pages: pages in the range, at least one
  *
- * Pushes on the local CPU's ring.  A range that touches or overlaps the
- * newest hint of that ring grows it; otherwise it takes a new slot, and if
- * the ring is full the oldest hint is overwritten.  Any context.
+ * Pushes on the local CPU's ring of the current context (task, softirq or
+ * hard interrupt).  A range that touches or overlaps the newest hint of
+ * that ring, not yet taken by ksmd, grows it; otherwise it takes a new
+ * slot, and if the ring is full the oldest hint is overwritten.  Stores to
+ * that ring only, with preemption off: no lock, no atomic instruction,
+ * interrupts left on, no shared cache line but the ring's @drained, which
+ * ksmd writes when it takes hints.  Any context but NMI.
  */
 void ksm_hint_stack_push(struct ksm_hint_stack *stack, struct mm_struct *mm,
 			 unsigned long start, unsigned long nr_pages)
 {
-	struct ksm_hint_ring *ring;
-	struct ksm_hint *hint;
-	unsigned long flags;
-	u64 now = local_clock();
+	__ksm_hint_stack_push(stack, mm, start, nr_pages);
+}
 
-	local_irq_save(flags);
-	ring = this_cpu_ptr(stack->rings);
-	raw_spin_lock(&ring->lock);
-	ring->recorded++;
-	if (ring->count) {
-		hint = &ring->slots[ring_prev(stack, ring->head)];
-		if (ksm_hint_coalesces(hint, mm, start, nr_pages)) {
-			unsigned long end = max(hint->start +
-						(hint->nr_pages << PAGE_SHIFT),
-						start + (nr_pages << PAGE_SHIFT));
+/*
+ * Copy the hint of @slot if its generation is @gen, read before; false if
+ * the producer rewrote the slot meanwhile.
+ */
+static bool ksm_hint_slot_read(struct ksm_hint_slot *slot, unsigned long gen,
+			       struct ksm_hint *hint)
+{
+	hint->mm = READ_ONCE(slot->hint.mm);
+	hint->start = READ_ONCE(slot->hint.start);
+	hint->nr_pages = READ_ONCE(slot->hint.nr_pages);
+	smp_rmb();	/* the fields before gen again; pairs with push */
+	return READ_ONCE(slot->gen) == gen;
+}
 
-			hint->start = min(hint->start, start);
-			hint->nr_pages = (end - hint->start) >> PAGE_SHIFT;
-			hint->stamp = now;
-			ring->coalesced++;
-			goto unlock;
-		}
+/* Reverse the newest @n hints of ksmd's stack. */
+static void ksm_hint_taken_reverse(struct ksm_hint_stack *stack,
+				   unsigned int n)
+{
+	unsigned int hi = stack->top, lo = (stack->top + stack->capacity - n) %
+					   stack->capacity;
+
+	while (n > 1) {
+		hi = hi ? hi - 1 : stack->capacity - 1;
+		swap(stack->taken[lo], stack->taken[hi]);
+		lo = lo + 1 == stack->capacity ? 0 : lo + 1;
+		n -= 2;
 	}
-	if (ring->count == stack->ring_size)
-		ring->overwritten++;	/* the slot at head is the oldest */
-	else
-		ring->count++;
-	hint = &ring->slots[ring->head];
-	hint->mm = mm;
-	hint->start = start;
-	hint->nr_pages = nr_pages;
-	hint->stamp = now;
-	ring->head = ring->head + 1 == stack->ring_size ? 0 : ring->head + 1;
-unlock:
-	raw_spin_unlock(&ring->lock);
-	local_irq_restore(flags);
+}
+
+/*
+ * Take the hints of @ring newer than its @drained onto ksmd's stack,
+ * newest on top.  A slot being written (generation 0) at the top is a
+ * hint being grown: the next drain takes it.  The walk stops at the first
+ * slot taken before, unwritten, or rewritten while the walk ran (the
+ * producer went round the ring: what lay further back is lost).
+ */
+static void ksm_hint_ring_drain(struct ksm_hint_stack *stack,
+				struct ksm_hint_ring *ring)
+{
+	/* Slots below head are written; pairs with the push. */
+	unsigned long head = smp_load_acquire(&ring->head), gen;
+	unsigned long drained = ring->drained, newest = 0;
+	unsigned int n, taken = 0;
+	struct ksm_hint_slot *slot;
+	struct ksm_hint hint;
+
+	for (n = 0; n < stack->ring_size; n++) {
+		slot = ring_slot(stack, ring, head - 1 - n);
+		/* gen before the fields; pairs with the push. */
+		gen = smp_load_acquire(&slot->gen);
+		if (!gen && !n)
+			continue;
+		if (gen <= drained || (newest && gen > newest))
+			break;
+		if (!ksm_hint_slot_read(slot, gen, &hint))
+			break;
+		if (!newest)
+			newest = gen;
+		stack->taken[stack->top] = hint;
+		stack->top = stack->top + 1 == stack->capacity ? 0 :
+			     stack->top + 1;
+		if (stack->count == stack->capacity)
+			WRITE_ONCE(stack->dropped, stack->dropped + 1);
+		else
+			WRITE_ONCE(stack->count, stack->count + 1);
+		taken++;
+	}
+	if (!newest)
+		return;
+	/* Taken newest first: turn them over, so that the newest is on top. */
+	ksm_hint_taken_reverse(stack, taken);
+	WRITE_ONCE(ring->drained, newest);
+	WRITE_ONCE(ring->taken, ring->taken + taken);
 }
 
 /**
@@ -228,47 +366,44 @@ unlock:
  * @stack: the stack
  * @hint: filled with the hint taken
  *
- * Takes the newest hint of the ring whose newest hint is the newest of
- * all.  Only one task may pop from a stack at a time (ksmd), so a ring
- * seen non-empty stays non-empty until it is popped.
+ * Takes the hints pushed since the last pop from every ring onto ksmd's
+ * stack, a ring after another, each ring's newest on top, then
+ * pops the top.  Only one task may pop from a stack at a time (ksmd).
  *
  * Return: true if a hint was taken, false if the stack is empty.
  */
 bool ksm_hint_stack_pop(struct ksm_hint_stack *stack, struct ksm_hint *hint)
 {
-	struct ksm_hint_ring *ring, *best = NULL;
-	u64 best_stamp = 0;
-	unsigned long flags;
-	int cpu;
+	int cpu, ctx;
 
-	for_each_possible_cpu(cpu) {
-		u64 stamp;
-
-		ring = per_cpu_ptr(stack->rings, cpu);
-		raw_spin_lock_irqsave(&ring->lock, flags);
-		if (ring->count) {
-			stamp = ring->slots[ring_prev(stack, ring->head)].stamp;
-			if (!best || stamp > best_stamp) {
-				best = ring;
-				best_stamp = stamp;
-			}
-		}
-		raw_spin_unlock_irqrestore(&ring->lock, flags);
-	}
-	if (!best)
+	for_each_possible_cpu(cpu)
+		for (ctx = 0; ctx < KSM_HINT_CONTEXTS; ctx++)
+			ksm_hint_ring_drain(stack,
+					    ksm_hint_ring_of(stack, cpu, ctx));
+	if (!stack->count)
 		return false;
-
-	raw_spin_lock_irqsave(&best->lock, flags);
-	if (WARN_ON_ONCE(!best->count)) {
-		raw_spin_unlock_irqrestore(&best->lock, flags);
-		return false;
-	}
-	best->head = ring_prev(stack, best->head);
-	*hint = best->slots[best->head];
-	best->count--;
-	best->popped++;
-	raw_spin_unlock_irqrestore(&best->lock, flags);
+	stack->top = stack->top ? stack->top - 1 : stack->capacity - 1;
+	*hint = stack->taken[stack->top];
+	WRITE_ONCE(stack->count, stack->count - 1);
+	WRITE_ONCE(stack->popped, stack->popped + 1);
 	return true;
+}
+
+/* Hints of @ring that ksmd has not taken yet. */
+static unsigned long ksm_hint_ring_pending(struct ksm_hint_stack *stack,
+					   struct ksm_hint_ring *ring)
+{
+	/* As in the drain: slots below head are written. */
+	unsigned long head = smp_load_acquire(&ring->head), gen;
+	unsigned long drained = READ_ONCE(ring->drained);
+	unsigned int n;
+
+	for (n = 0; n < stack->ring_size; n++) {
+		gen = READ_ONCE(ring_slot(stack, ring, head - 1 - n)->gen);
+		if (gen <= drained)
+			break;
+	}
+	return n;
 }
 
 /**
@@ -279,21 +414,33 @@ bool ksm_hint_stack_pop(struct ksm_hint_stack *stack, struct ksm_hint *hint)
 void ksm_hint_stack_stats(struct ksm_hint_stack *stack,
 			  struct ksm_hint_stack_stats *stats)
 {
-	unsigned long flags;
-	int cpu;
+	int cpu, ctx;
 
 	memset(stats, 0, sizeof(*stats));
 	for_each_possible_cpu(cpu) {
-		struct ksm_hint_ring *ring = per_cpu_ptr(stack->rings, cpu);
+		for (ctx = 0; ctx < KSM_HINT_CONTEXTS; ctx++) {
+			struct ksm_hint_ring *ring = ksm_hint_ring_of(stack,
+								      cpu, ctx);
 
-		raw_spin_lock_irqsave(&ring->lock, flags);
-		stats->recorded += ring->recorded;
-		stats->coalesced += ring->coalesced;
-		stats->overwritten += ring->overwritten;
-		stats->popped += ring->popped;
-		stats->held += ring->count;
-		raw_spin_unlock_irqrestore(&ring->lock, flags);
+			/* Counters of another CPU: exact only when quiet. */
+			unsigned long gen = data_race(ring->gen);
+			/* The same. */
+			unsigned long coalesced = data_race(ring->coalesced);
+			unsigned long pending = ksm_hint_ring_pending(stack,
+								      ring);
+			unsigned long kept = READ_ONCE(ring->taken) + pending;
+
+			stats->recorded += gen;
+			stats->coalesced += coalesced;
+			stats->held += pending;
+			/* Slots taken less the hints ksmd took or will. */
+			if (gen - coalesced > kept)
+				stats->overwritten += gen - coalesced - kept;
+		}
 	}
+	stats->overwritten += READ_ONCE(stack->dropped);
+	stats->popped = READ_ONCE(stack->popped);
+	stats->held += READ_ONCE(stack->count);
 }
 
 static void ksm_hint_stats_add(struct ksm_hint_stack_stats *sum,
@@ -319,9 +466,9 @@ struct ksm_hint_span {
 	unsigned long len;
 };
 
-static void ksm_hint_push_span(struct ksm_hint_stack *stack,
-			       struct mm_struct *mm,
-			       const struct ksm_hint_span *span)
+static __always_inline void ksm_hint_push_span(struct ksm_hint_stack *stack,
+					       struct mm_struct *mm,
+					       const struct ksm_hint_span *span)
 {
 	unsigned long first, last;
 
@@ -329,7 +476,7 @@ static void ksm_hint_push_span(struct ksm_hint_stack *stack,
 		return;
 	first = span->start >> PAGE_SHIFT;
 	last = (span->start + span->len - 1) >> PAGE_SHIFT;
-	ksm_hint_stack_push(stack, mm, first << PAGE_SHIFT, last - first + 1);
+	__ksm_hint_stack_push(stack, mm, first << PAGE_SHIFT, last - first + 1);
 }
 
 /*

@@ -11,7 +11,7 @@
 #define _MM_KSM_HINTS_H
 
 #include <linux/maple_tree.h>
-#include <linux/spinlock.h>
+#include <linux/cache.h>
 #include <linux/types.h>
 
 struct kobject;
@@ -22,61 +22,108 @@ struct mm_struct;
  * @mm: the address space; not referenced: ksmd validates it before use
  * @start: page-aligned user address of the first page
  * @nr_pages: number of pages in the range
- * @stamp: local_clock() of the last push that created or grew the hint
  */
 struct ksm_hint {
 	struct mm_struct *mm;
 	unsigned long start;
 	unsigned long nr_pages;
-	u64 stamp;
 };
 
 /**
- * struct ksm_hint_ring - the part of a hint stack owned by one CPU
- * @lock: serialises the pushes of this CPU with ksmd's pops; raw, as
- *        pushes come from hard interrupts (AIO completion), also on RT
- * @head: slot the next push writes; the newest hint is in the slot before
- * @count: hints held, at most the stack's @ring_size
- * @recorded: pushes accepted (coalesced or not)
- * @coalesced: pushes merged into the newest hint instead of taking a slot
- * @overwritten: oldest hints lost because the ring was full
- * @popped: hints taken by the consumer
- * @slots: @ring_size hints
+ * struct ksm_hint_slot - a hint in a CPU's ring
+ * @gen: generation of the write that filled the slot (from the ring's
+ *       @gen); 0 while the producer writes the slot, or before the first
+ * @hint: the hint
  *
- * A push overwrites the oldest hint when the ring is full, so that
- * recorded == coalesced + overwritten + popped + count at all times.
+ * The producer writes @gen 0, then @hint, then the new generation; the
+ * consumer reads @gen, @hint and @gen again and keeps the copy only if
+ * both reads of @gen are equal and not 0, as with a seqcount.
+ */
+struct ksm_hint_slot {
+	unsigned long gen;
+	struct ksm_hint hint;
+};
+
+/**
+ * struct ksm_hint_ring - the part of a hint stack owned by one CPU context
+ * @gen: writes to the ring's slots so far, the newest one's generation:
+ *       each push writes once, a new slot or a grown hint
+ * @head: slots taken so far; slot @head modulo @ring_size is the next,
+ *        the newest hint is in the one before
+ * @coalesced: pushes merged into the newest hint instead of taking a slot
+ * @slots: the stack's @ring_size slots
+ * @drained: newest generation ksmd has taken: slots of generations up to
+ *           @drained were taken (or lost), newer ones are pending
+ * @taken: hints ksmd took from the ring
+ *
+ * The producer is the owning CPU in one context: each CPU has a ring for
+ * tasks, one for softirqs and one for hard interrupts (AIO completions
+ * push from interrupts), so a push that interrupts another never shares
+ * its ring, and a push needs neither interrupts off nor a lock nor an
+ * atomic instruction, only preemption off.  It writes @gen, @head,
+ * @coalesced and @slots; ksmd writes @drained and @taken, on a cache
+ * line of their own.  Generations grow from the oldest slot to the
+ * newest, which lets ksmd take the new hints of a ring newest first and
+ * stop at the first it took before.  Hints lost to a full ring are not
+ * counted as they go, to keep the push short: they are the slots taken
+ * (@gen - @coalesced) less those ksmd took or has yet to take.
  */
 struct ksm_hint_ring {
-	raw_spinlock_t lock;	/* see above */
-	unsigned int head;
-	unsigned int count;
-	unsigned long recorded;
+	unsigned long gen;
+	unsigned long head;
 	unsigned long coalesced;
-	unsigned long overwritten;
-	unsigned long popped;
-	struct ksm_hint *slots;
+	struct ksm_hint_slot *slots;
+	unsigned long drained ____cacheline_aligned_in_smp;
+	unsigned long taken;
+};
+
+/* Contexts a read completes in: task, softirq, hard interrupt. */
+#define KSM_HINT_CONTEXTS	3
+
+/**
+ * struct ksm_hint_cpu - the rings of one CPU
+ * @ctx: a ring per context, indexed by interrupt_context_level()
+ */
+struct ksm_hint_cpu {
+	struct ksm_hint_ring ctx[KSM_HINT_CONTEXTS];
 };
 
 /**
- * struct ksm_hint_stack - bounded stack of hints, one ring per CPU
- * @rings: per-CPU rings; a push only takes the lock of its own CPU's ring
- * @ring_size: hints per ring
+ * struct ksm_hint_stack - bounded stack of hints: rings per CPU, and ksmd's
+ * @rings: per-CPU rings; a push only stores to its own CPU's ring of its
+ *         context
+ * @ring_size: slots per ring, a power of two
+ * @taken: ksmd's stack of @capacity hints taken from the rings, circular:
+ *         the oldest is lost when a newer one does not fit
+ * @capacity: hints @taken holds, @ring_size times the rings
+ * @top: slot of @taken the next hint taken goes to
+ * @count: hints in @taken
+ * @popped: hints ksmd popped
+ * @dropped: hints lost from @taken for lack of room
  *
- * Per-CPU rings keep the read path free of shared cache lines; the
- * consumer pops from the ring whose newest hint is the newest overall.
+ * Per-CPU rings keep the read path free of shared cache lines and of
+ * atomic instructions; ksmd drains the new hints of every ring onto
+ * @taken, newest on top, each time it pops one.  Only ksmd (one task at
+ * a time) pops and touches @taken and the rings' @drained.
  */
 struct ksm_hint_stack {
-	struct ksm_hint_ring __percpu *rings;
+	struct ksm_hint_cpu __percpu *rings;
 	unsigned int ring_size;
+	struct ksm_hint *taken;
+	unsigned int capacity;
+	unsigned int top;
+	unsigned int count;
+	unsigned long popped;
+	unsigned long dropped;
 };
 
 /**
  * struct ksm_hint_stack_stats - counters of a stack summed over its rings
  * @recorded: pushes accepted
  * @coalesced: pushes merged into the newest hint of their ring
- * @overwritten: hints lost to newer ones
+ * @overwritten: hints lost to newer ones (in a ring or ksmd's stack)
  * @popped: hints taken by the consumer
- * @held: hints currently held
+ * @held: hints currently held (pending in a ring or on ksmd's stack)
  */
 struct ksm_hint_stack_stats {
 	unsigned long recorded;

@@ -1,39 +1,80 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench-hints.sh - the I/O-duplication benchmark of KSM I/O hints
-# (benchmarks/hints/): boots the bench kernel, runs every configuration
-# with hints off and on at the same pages_to_scan/sleep_millisecs, prints
-# the ratios and writes CSV, summary and a plot to $B/bench-hints/.
+# bench-hints.sh - the KSM I/O-hints benchmark (benchmarks/hints/): boots
+# the bench kernel once and runs, in it, the read-path cost of a hint push
+# and every configuration in every mode HINTS_RUNS times (stock at the
+# defaults, hints, stock with pages_to_scan at the hints run's ksmd CPU,
+# stock with the advisor; see benchmarks/hints/run-guest.sh), then prints
+# medians with min-max and writes CSV, summary and plots to a new dated
+# folder $B/bench-hints/YYYY-MM-DD-HHMMSS (never reused).
 #
-# Environment: HINTS_RUNS ("2:buffered 2:direct 4:buffered 4:direct"),
-# HINTS_SECONDS (60), FLAVOUR (bench), HINTS_OUT ($B/bench-hints).
+# Environment:
+#   HINTS_RUNS     runs per configuration and mode (default 5)
+#   HINTS_CONFIGS  WORKLOAD:PROCS:BALLAST_MIB:IO words (default: dup with
+#                  2, 4 and 8 readers, 256 and 1024 MiB of ballast,
+#                  buffered and direct, and unique:2:256:buffered)
+#   HINTS_CAP      seconds a dup run may last at most (600)
+#   HINTS_UNIQUE_SECONDS  length of a unique run (90)
+#   FLAVOUR (bench)
+# The full default matrix takes about 5 hours; HINTS_RUNS=1 with one
+# configuration about 5 minutes.
 
 . "$(dirname "$0")/lib.sh"
 
 flavour=${FLAVOUR:-bench}
-secs=${HINTS_SECONDS:-60}
-runs=${HINTS_RUNS:-2:buffered 2:direct 4:buffered 4:direct}
-out=${HINTS_OUT:-$B/bench-hints}
-[[ "$secs" =~ ^[0-9]+$ ]] || die "HINTS_SECONDS must be a number of seconds"
-for r in $runs; do
-	[[ "$r" =~ ^[0-9]+:(buffered|direct)$ ]] || die "bad run '$r' in HINTS_RUNS (want procs:buffered or procs:direct)"
+runs=${HINTS_RUNS:-5}
+cap=${HINTS_CAP:-600}
+usecs=${HINTS_UNIQUE_SECONDS:-90}
+configs=${HINTS_CONFIGS:-}
+if [ -z "$configs" ]; then
+	for io in buffered direct; do
+		for ballast in 256 1024; do
+			for n in 2 4 8; do
+				configs+="dup:$n:$ballast:$io "
+			done
+		done
+	done
+	configs+="unique:2:256:buffered"
+fi
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "HINTS_RUNS must be a positive number"
+[[ "$cap" =~ ^[1-9][0-9]*$ ]] || die "HINTS_CAP must be a number of seconds"
+[[ "$usecs" =~ ^[1-9][0-9]*$ ]] || die "HINTS_UNIQUE_SECONDS must be a number of seconds"
+guest_s=30
+for c in $configs; do
+	[[ "$c" =~ ^(dup|unique):([0-9]+):([0-9]+):(buffered|direct)$ ]] ||
+		die "bad configuration '$c' in HINTS_CONFIGS (want dup|unique:PROCS:BALLAST_MIB:buffered|direct)"
+	n=${BASH_REMATCH[2]} ballast=${BASH_REMATCH[3]}
+	[ "$n" -ge 2 ] && [ "$n" -le 16 ] || die "'$c': 2 to 16 readers"
+	[ "$ballast" -le 1024 ] || die "'$c': at most 1024 MiB of ballast in a 2 GiB guest"
+	if [ "${BASH_REMATCH[1]}" = unique ]; then
+		[ "${BASH_REMATCH[4]}" = buffered ] || die "'$c': unique readers read buffered"
+		guest_s=$((guest_s + runs * 2 * (usecs + 30)))
+	else
+		guest_s=$((guest_s + runs * 4 * (cap + 30)))
+	fi
 done
 need_pkgs $BUILD_PKGS $BOOT_PKGS gnuplot-nox
 "$REPO/scripts/build.sh" "$flavour"
 
+out=$B/bench-hints/$(date +%Y-%m-%d-%H%M%S)
+[ -e "$out" ] && die "$out exists; results are never overwritten"
 mkdir -p "$out"
-bin=$out/ksm_hints_bench
-gcc -O2 -Wall -Wextra -o "$bin" "$REPO/benchmarks/hints/ksm_hints_bench.c"
-run=$out/run
-rm -rf "$run"
-n=$(wc -w <<<"$runs")
-log "I/O-duplication benchmark: $n configurations x hints off/on x ${secs}s in the $flavour kernel"
-"$REPO/scripts/boot.sh" -f "$flavour" -m 2048 -c 2 -t $((n * 2 * (secs + 90) + 120)) -o "$run" -- \
-	"$REPO/benchmarks/hints/run-guest.sh" "$bin" "$secs" $runs ||
-	die "benchmark run failed; partial results in $run"
-python3 "$REPO/benchmarks/hints/summarize.py" "$run" || die "a run read back corrupt data (see $run)"
-names=$(for r in $runs; do echo "n${r%%:*}-${r#*:}"; done | xargs)
-gnuplot -e "dir='$run'; runs='$names'; out='$out/hints.png'" "$REPO/benchmarks/hints/plot.gp"
-cp "$run"/summary.txt "$run"/summary.csv "$out/"
-log "summary: $out/summary.txt  plot: $out/hints.png  CSV: $run/"
+gcc -O2 -Wall -Wextra -o "$out/ksm_hints_bench" "$REPO/benchmarks/hints/ksm_hints_bench.c"
+gcc -O2 -Wall -Wextra -o "$out/ksm_hints_readcost" "$REPO/benchmarks/hints/ksm_hints_readcost.c"
+git -C "$REPO" rev-parse --short HEAD >"$out/commit" 2>/dev/null || true
+echo "$configs" >"$out/configs"
+log "I/O-hints benchmark: $(wc -w <<<"$configs") configurations x $runs runs per mode in the $flavour kernel (at most $((guest_s / 60)) min) -> $out"
+"$REPO/scripts/boot.sh" -f "$flavour" -m 2048 -c 2 -t "$guest_s" -o "$out" -- \
+	env HINTS_CAP="$cap" HINTS_UNIQUE_SECONDS="$usecs" \
+	"$REPO/benchmarks/hints/run-guest.sh" "$out/ksm_hints_bench" "$out/ksm_hints_readcost" "$runs" $configs ||
+	die "benchmark run failed; partial results in $out"
+python3 "$REPO/benchmarks/hints/summarize.py" "$out" || die "a run read back corrupt data (see $out)"
+for c in $configs; do
+	name=${c//:/-}
+	modes="stock hints pts advisor"
+	[[ $c == unique:* ]] && modes="stock hints"
+	gnuplot -e "dir='$out'; cfg='$name'; modes='$modes'; out='$out/$name.png'" \
+		"$REPO/benchmarks/hints/plot.gp" 2>/dev/null
+done
+log "summary: $out/summary.txt  plots: $out/*.png"

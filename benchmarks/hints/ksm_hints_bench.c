@@ -1,18 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ksm_hints_bench - one run of the I/O-duplication scenario.
+ * ksm_hints_bench - one run of a KSM I/O-hints benchmark scenario.
  *
- * NPROC reader processes stand in for guests: each maps a mergeable
- * anonymous region and reads the same file corpus into it in 64 KiB
- * chunks, in its own random order and at its own random places (as guests
- * fill their page cache from one disk image).  A ballast process holds
- * BALLAST MiB of unique mergeable pages, so that the linear scan has work.
+ * Workload "dup" (I/O duplicates): NPROC reader processes stand in for
+ * guests: each maps a mergeable anonymous region and reads the same file
+ * corpus into it in 64 KiB chunks, in its own random order and at its own
+ * random places (as guests fill their page cache from one disk image).
+ * A ballast process holds BALLAST MiB of unique mergeable pages, so that
+ * the linear scan has work.  The run lasts until 95 % of the duplicate
+ * pages are merged (and at least MIN seconds), or CAP seconds.
+ *
+ * Workload "unique" (hints find nothing): every reader reads a file of
+ * its own, again and again, into a buffer a quarter of its size (so that
+ * hints are always pending, never merge, and the buffers keep changing),
+ * while idle mergeable memory waits for the linear scan: two identical
+ * regions and a region of zero pages, next to the ballast.  The run lasts
+ * CAP seconds; "duplicates" are then the idle pages the scan can merge.
+ *
+ * Modes: stock (io_hints off), hints (io_hints on), advisor (io_hints off,
+ * advisor_mode=scan-time); -p sets pages_to_scan in any mode.
+ *
  * Every INTERVAL ms the run samples pages_sharing, the hint counters and
  * ksmd's CPU time and writes a CSV row; at the end each reader checks its
  * memory byte for byte, then again after copy-on-write writes.
  *
  * Output: CSV rows "t_s,pages_sharing,pages_shared,hint_merged,
- * ksmd_cpu_ms,full_scans" and a last line "RESULT key=value ...".
+ * ksmd_cpu_ms,full_scans,merges_broken" and a last line "RESULT
+ * key=value ..." with the times to 50 % and 95 % of the duplicates
+ * merged (t50, t95; -1 if never), ksmd CPU seconds until then (cpu50,
+ * cpu95), pages_sharing at fixed times (s10, s30, s60, s90, s120; -1
+ * if the run had ended), hinted merges broken by copy-on-write during the
+ * run, and the readers' throughput.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -36,8 +54,9 @@
 #define KSM		"/sys/kernel/mm/ksm/"
 #define MAXPROC		16
 
-static int nproc = 2, seconds = 60, interval_ms = 100, direct, hints;
-static unsigned long corpus_mib = 16, ballast_mib = 512;
+static int nproc = 2, cap_s = 600, min_s = 20, interval_ms = 100, direct;
+static int hints, advisor, unique;
+static unsigned long corpus_mib = 16, ballast_mib = 512, idle_mib = 32;
 static long pages_to_scan = 100, sleep_ms = 20;
 static const char *csv_path = "run.csv";
 static char corpus[] = "/tmp/ksm-bench-corpus";
@@ -48,19 +67,26 @@ static void die(const char *msg)
 	exit(1);
 }
 
-static int knob_write(const char *name, long val)
+static int knob_write_str(const char *name, const char *val)
 {
-	char path[128], buf[32];
-	int fd, n, ret;
+	char path[128];
+	int fd, ret;
 
 	snprintf(path, sizeof(path), KSM "%s", name);
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -1;
-	n = snprintf(buf, sizeof(buf), "%ld", val);
-	ret = write(fd, buf, n) == n ? 0 : -1;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
 	close(fd);
 	return ret;
+}
+
+static int knob_write(const char *name, long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", val);
+	return knob_write_str(name, buf);
 }
 
 static long knob(const char *name)
@@ -84,6 +110,11 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static unsigned long max_ul(unsigned long a, unsigned long b)
+{
+	return a > b ? a : b;
 }
 
 static uint64_t xs(uint64_t *s)
@@ -204,70 +235,147 @@ static void shuffle(unsigned long *v, unsigned long n, uint64_t seed)
 	}
 }
 
+/* Corpus seed of chunk @i read by reader @id (all alike unless unique). */
+static uint64_t chunk_seed(int id, unsigned long i)
+{
+	return unique ? (id + 1) * 1000000ULL + i : i;
+}
+
+static void corpus_path(char *buf, size_t size, int id)
+{
+	if (unique)
+		snprintf(buf, size, "%s-%d", corpus, id);
+	else
+		snprintf(buf, size, "%s", corpus);
+}
+
+static void make_corpus(int id)
+{
+	unsigned long nchunks = corpus_mib * 1024 * 1024 / CHUNK, i;
+	unsigned char *buf = malloc(CHUNK);
+	char path[128];
+	int fd;
+
+	corpus_path(path, sizeof(path), id);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || !buf)
+		die("corpus");
+	for (i = 0; i < nchunks; i++) {
+		fill(buf, CHUNK, chunk_seed(id, i));
+		if (write(fd, buf, CHUNK) != (ssize_t)CHUNK)
+			die("corpus write");
+	}
+	close(fd);
+	free(buf);
+}
+
+#define NONE	(~0UL)
+
+/* What a place holds: chunk @chunk of reader @id (NONE: zeros), @flipped. */
+static void expect(unsigned char *ref, int id, unsigned long chunk,
+		   int flipped)
+{
+	unsigned long p;
+
+	if (chunk == NONE)
+		memset(ref, 0, CHUNK);
+	else
+		fill(ref, CHUNK, chunk_seed(id, chunk));
+	if (flipped)
+		for (p = 0; p < CHUNK; p += PAGE)
+			ref[p] ^= 0xff;
+}
+
+/* Flag the parent sets in shared memory to stop the unique readers. */
+static volatile int *stop_flag;
+
 /*
- * Reader @id: read every chunk of the corpus, in an order of its own, to
- * a place of its own; report the read time, wait, then check the data.
+ * Reader @id.  dup: read every chunk of the corpus, in an order of its
+ * own, to a place of its own, once.  unique: read its own file over and
+ * over into a buffer a quarter of its size, a chunk every 5 ms, until told
+ * to stop.  Then report the read time, wait, and check the data.
  */
 static int reader(int id, int report, int go)
 {
 	unsigned long nchunks = corpus_mib * 1024 * 1024 / CHUNK;
-	size_t len = nchunks * CHUNK;
+	unsigned long nplaces = unique ? max_ul(nchunks / 4, 1) : nchunks;
+	size_t len = nplaces * CHUNK;
 	unsigned long *order = malloc(nchunks * sizeof(*order));
 	unsigned long *place = malloc(nchunks * sizeof(*place));
+	unsigned long *held = malloc(nplaces * sizeof(*held));
 	unsigned char *mem, *ref = malloc(CHUNK);
-	unsigned long i, bad = 0;
+	unsigned long i, reads = 0, bad = 0;
+	char c, path[128];
 	double t0, t;
-	char c;
 	int fd;
 
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED || !order || !place || !ref ||
+	if (mem == MAP_FAILED || !order || !place || !ref || !held ||
 	    madvise(mem, len, MADV_MERGEABLE))
 		die("reader memory");
 	shuffle(order, nchunks, 100 + id);
 	shuffle(place, nchunks, 200 + id);
-	fd = direct ? open(loop_path, O_RDONLY | O_DIRECT) : open(corpus, O_RDONLY);
+	for (i = 0; i < nplaces; i++)
+		held[i] = NONE;
+	corpus_path(path, sizeof(path), id);
+	fd = direct ? open(loop_path, O_RDONLY | O_DIRECT) : open(path, O_RDONLY);
 	if (fd < 0)
 		die("open corpus");
 	t0 = now();
-	for (i = 0; i < nchunks; i++)
-		if (pread(fd, mem + place[i] * CHUNK, CHUNK,
-			  order[i] * CHUNK) != (ssize_t)CHUNK)
-			die("pread");
+	do {
+		for (i = 0; i < nchunks; i++) {
+			unsigned long at = place[i] % nplaces;
+
+			if (pread(fd, mem + at * CHUNK, CHUNK,
+				  order[i] * CHUNK) != (ssize_t)CHUNK)
+				die("pread");
+			held[at] = order[i];
+			reads++;
+			if (unique) {
+				if (*stop_flag)
+					break;
+				usleep(5000);
+			}
+		}
+	} while (unique && !*stop_flag);
 	t = now() - t0;
 	close(fd);
+	/* Throughput in MiB/s (unique readers sleep between reads). */
+	t = reads * (double)CHUNK / (1024 * 1024) / t;
 	if (write(report, &t, sizeof(t)) != sizeof(t))
 		die("report");
 
-	/* Wait for the end of the run, then check and write. */
+	/* Wait for the end of the run, then check, write, check again. */
 	if (read(go, &c, 1) != 1)
 		_exit(1);
-	for (i = 0; i < nchunks; i++) {
-		fill(ref, CHUNK, order[i]);
-		if (memcmp(mem + place[i] * CHUNK, ref, CHUNK))
-			bad++;
+	for (i = 0; i < nplaces; i++) {
+		expect(ref, id, held[i], 0);
+		bad += !!memcmp(mem + i * CHUNK, ref, CHUNK);
 	}
 	for (i = 0; i < len; i += PAGE)
 		mem[i] ^= 0xff;
-	for (i = 0; i < nchunks; i++) {
-		unsigned long p;
-
-		fill(ref, CHUNK, order[i]);
-		for (p = 0; p < CHUNK; p += PAGE)
-			ref[p] ^= 0xff;
-		if (memcmp(mem + place[i] * CHUNK, ref, CHUNK))
-			bad++;
+	for (i = 0; i < nplaces; i++) {
+		expect(ref, id, held[i], 1);
+		bad += !!memcmp(mem + i * CHUNK, ref, CHUNK);
 	}
 	if (write(report, &bad, sizeof(bad)) != sizeof(bad))
 		die("report");
 	_exit(0);
 }
 
+/*
+ * The ballast: BALLAST MiB of unique mergeable pages.  With the unique
+ * workload also the idle duplicates the linear scan must find: two
+ * identical regions of IDLE MiB and IDLE/2 MiB of zero pages.  Checked
+ * byte for byte at the end (SIGTERM); exit status 1 if anything changed.
+ */
 static pid_t start_ballast(void)
 {
-	size_t i, pages = ballast_mib * 256;
+	size_t i, pages = ballast_mib * 256, idle = unique ? idle_mib * 256 : 0;
+	size_t total = pages + 2 * idle + idle / 2;
 	int pipefd[2];
+	sigset_t set;
 	pid_t pid;
 	char c;
 
@@ -275,18 +383,39 @@ static pid_t start_ballast(void)
 		die("pipe");
 	pid = fork();
 	if (!pid) {
-		unsigned char *p = mmap(NULL, pages * PAGE,
+		unsigned char *p = mmap(NULL, total * PAGE,
 					PROT_READ | PROT_WRITE,
 					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		unsigned long bad = 0;
+		int sig;
 
-		if (p == MAP_FAILED || madvise(p, pages * PAGE, MADV_MERGEABLE))
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		if (p == MAP_FAILED || madvise(p, total * PAGE, MADV_MERGEABLE))
 			die("ballast");
 		for (i = 0; i < pages; i++)
 			*(uint64_t *)(p + i * PAGE) = i + 1;
+		for (i = 0; i < idle; i++) {
+			fill(p + (pages + i) * PAGE, PAGE, 7000000 + i);
+			fill(p + (pages + idle + i) * PAGE, PAGE, 7000000 + i);
+		}
+		for (i = pages + 2 * idle; i < total; i++)
+			p[i * PAGE] = 0;	/* fault in a zero-filled page */
 		if (write(pipefd[1], "x", 1) != 1)
 			_exit(1);
-		pause();
-		_exit(0);
+		sigwait(&set, &sig);
+		for (i = 0; i < pages; i++)
+			bad += *(uint64_t *)(p + i * PAGE) != i + 1;
+		for (i = 0; i < 2 * idle; i++) {
+			unsigned char ref[PAGE];
+
+			fill(ref, PAGE, 7000000 + i % idle);
+			bad += !!memcmp(p + (pages + i) * PAGE, ref, PAGE);
+		}
+		for (i = (pages + 2 * idle) * PAGE; i < total * PAGE; i++)
+			bad += !!p[i];
+		_exit(bad ? 1 : 0);
 	}
 	close(pipefd[1]);
 	if (read(pipefd[0], &c, 1) != 1)
@@ -298,69 +427,87 @@ static pid_t start_ballast(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: ksm_hints_bench [-n procs] [-s seconds] [-i interval_ms]\n"
-		"  [-c corpus_MiB] [-b ballast_MiB] [-p pages_to_scan]\n"
-		"  [-S sleep_ms] [-d (O_DIRECT)] [-H (hints on)] [-o csv]\n");
+		"usage: ksm_hints_bench [-w dup|unique] [-m stock|hints|advisor]\n"
+		"  [-n procs] [-s cap_seconds] [-M min_seconds] [-i interval_ms]\n"
+		"  [-c corpus_MiB] [-b ballast_MiB] [-I idle_MiB] [-p pages_to_scan]\n"
+		"  [-S sleep_ms] [-d (O_DIRECT)] [-o csv]\n");
 	exit(2);
 }
 
+/* pages_sharing at @t s: the first sample at or after it; -1 if none. */
+#define NFIXED	5
+static const int fixed_s[NFIXED] = { 10, 30, 60, 90, 120 };
+
 int main(int argc, char **argv)
 {
-	unsigned long nchunks, i, bad = 0;
-	int report[2], go[2], opt, n;
-	double t0, read_s = 0, cpu0;
+	double t50 = -1, t95 = -1, cpu50 = -1, cpu95 = -1, cpu_end = 0;
+	long fixed[NFIXED] = { -1, -1, -1, -1, -1 };
+	unsigned long nchunks, target, i, bad = 0;
+	int report[2], go[2], opt, n, status;
+	double t0, mibps = 0, cpu0, t = 0;
 	pid_t ballast, pid[MAXPROC];
-	unsigned char *buf;
+	long hm0, br0, sharing = 0;
+	const char *mode = "stock";
 	FILE *csv;
-	long hm0;
-	int fd;
 
-	while ((opt = getopt(argc, argv, "n:s:i:c:b:p:S:dHo:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:m:n:s:M:i:c:b:I:p:S:do:")) != -1) {
 		switch (opt) {
+		case 'w': unique = !strcmp(optarg, "unique");
+			  if (!unique && strcmp(optarg, "dup"))
+				usage();
+			  break;
+		case 'm': mode = optarg; break;
 		case 'n': nproc = atoi(optarg); break;
-		case 's': seconds = atoi(optarg); break;
+		case 's': cap_s = atoi(optarg); break;
+		case 'M': min_s = atoi(optarg); break;
 		case 'i': interval_ms = atoi(optarg); break;
 		case 'c': corpus_mib = atol(optarg); break;
 		case 'b': ballast_mib = atol(optarg); break;
+		case 'I': idle_mib = atol(optarg); break;
 		case 'p': pages_to_scan = atol(optarg); break;
 		case 'S': sleep_ms = atol(optarg); break;
 		case 'd': direct = 1; break;
-		case 'H': hints = 1; break;
 		case 'o': csv_path = optarg; break;
 		default: usage();
 		}
 	}
-	if (nproc < 2 || nproc > MAXPROC || seconds < 1 || interval_ms < 10 ||
-	    !corpus_mib)
+	hints = !strcmp(mode, "hints");
+	advisor = !strcmp(mode, "advisor");
+	if (!hints && !advisor && strcmp(mode, "stock"))
+		usage();
+	if (nproc < 2 || nproc > MAXPROC || cap_s < 1 || interval_ms < 10 ||
+	    corpus_mib < 1 || (unique && direct) || (unique && idle_mib < 1))
 		usage();
 	if (access(KSM "io_hints", F_OK) && hints) {
 		fprintf(stderr, "ksm_hints_bench: kernel without io_hints\n");
 		return 1;
 	}
 
-	/* The corpus: unique pages, chunk i filled from seed i. */
+	/* The corpus: unique pages, chunk i filled from its seed. */
 	nchunks = corpus_mib * 1024 * 1024 / CHUNK;
-	buf = malloc(CHUNK);
-	fd = open(corpus, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || !buf)
-		die("corpus");
-	for (i = 0; i < nchunks; i++) {
-		fill(buf, CHUNK, i);
-		if (write(fd, buf, CHUNK) != (ssize_t)CHUNK)
-			die("corpus write");
-	}
-	close(fd);
+	for (n = 0; n < (unique ? nproc : 1); n++)
+		make_corpus(n);
 	if (direct)
 		setup_loop();
 	find_ksmd();
+	stop_flag = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (stop_flag == MAP_FAILED)
+		die("stop flag");
+	if (unique)
+		target = idle_mib * 256 + idle_mib * 128 - 1;
+	else
+		target = (nproc - 1) * nchunks * CHUNK / PAGE;
 
-	/* Start from nothing merged, with the same rates in every mode. */
+	/* Start from nothing merged, with the rates of the mode. */
 	knob_write("run", 2);
 	knob_write("io_hints", 0);
+	knob_write_str("advisor_mode", "none");
 	knob_write("pages_to_scan", pages_to_scan);
 	knob_write("sleep_millisecs", sleep_ms);
-	knob_write("io_hints_scan_percent", 50);
 	knob_write("io_hints", hints);
+	if (advisor && knob_write_str("advisor_mode", "scan-time"))
+		die("advisor_mode");
 	ballast = start_ballast();
 	knob_write("run", 1);
 	usleep(500000);		/* let the linear scan get going */
@@ -368,6 +515,7 @@ int main(int argc, char **argv)
 	if (pipe(report) || pipe(go))
 		die("pipe");
 	hm0 = knob("io_hints_pages_merged");
+	br0 = knob("io_hints_merges_broken");
 	cpu0 = ksmd_cpu_ms();
 	t0 = now();
 	for (n = 0; n < nproc; n++) {
@@ -380,23 +528,44 @@ int main(int argc, char **argv)
 	csv = fopen(csv_path, "w");
 	if (!csv)
 		die(csv_path);
-	fprintf(csv, "t_s,pages_sharing,pages_shared,hint_merged,ksmd_cpu_ms,full_scans\n");
-	for (i = 0; i <= (unsigned long)seconds * 1000 / interval_ms; i++) {
-		double due = t0 + i * interval_ms / 1000.0, t = now();
+	fprintf(csv, "t_s,pages_sharing,pages_shared,hint_merged,ksmd_cpu_ms,full_scans,merges_broken\n");
+	for (i = 0; ; i++) {
+		double due = t0 + i * interval_ms / 1000.0, tn = now(), cpu;
+		int k;
 
-		if (due > t)
-			usleep((due - t) * 1e6);
-		fprintf(csv, "%.1f,%ld,%ld,%ld,%.0f,%ld\n", i * interval_ms / 1000.0,
-			knob("pages_sharing"), knob("pages_shared"),
+		if (due > tn)
+			usleep((due - tn) * 1e6);
+		t = i * interval_ms / 1000.0;
+		sharing = knob("pages_sharing");
+		cpu = ksmd_cpu_ms() - cpu0;
+		fprintf(csv, "%.1f,%ld,%ld,%ld,%.0f,%ld,%ld\n", t, sharing,
+			knob("pages_shared"),
 			hints ? knob("io_hints_pages_merged") - hm0 : 0,
-			ksmd_cpu_ms() - cpu0, knob("full_scans"));
+			cpu, knob("full_scans"),
+			br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0);
+		for (k = 0; k < NFIXED; k++)
+			if (fixed[k] < 0 && t >= fixed_s[k] - 1e-6)
+				fixed[k] = sharing;
+		if (t50 < 0 && sharing >= 0.5 * target) {
+			t50 = t;
+			cpu50 = cpu / 1000;
+		}
+		if (t95 < 0 && sharing >= 0.95 * target) {
+			t95 = t;
+			cpu95 = cpu / 1000;
+		}
+		cpu_end = cpu / 1000;
+		if (t >= cap_s - 1e-6 ||
+		    (!unique && t95 >= 0 && t >= min_s - 1e-6))
+			break;
 	}
 	fclose(csv);
+	*stop_flag = 1;
 	for (n = 0; n < nproc; n++) {
-		double t;
+		double r;
 
-		if (read(report[0], &t, sizeof(t)) == sizeof(t))
-			read_s += t;
+		if (read(report[0], &r, sizeof(r)) == sizeof(r))
+			mibps += r;
 	}
 	if (write(go[1], "gggggggggggggggg", nproc) != nproc)
 		die("go");
@@ -408,17 +577,32 @@ int main(int argc, char **argv)
 		bad += b;
 		waitpid(pid[n], NULL, 0);
 	}
-	kill(ballast, SIGKILL);
-	waitpid(ballast, NULL, 0);
+	kill(ballast, SIGTERM);
+	if (waitpid(ballast, &status, 0) != ballast || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		bad++;
+	printf("RESULT workload=%s mode=%s procs=%d direct=%d ballast_mib=%lu pages_to_scan=%ld target=%lu t50=%.1f t95=%.1f cpu50=%.2f cpu95=%.2f cpu_end=%.2f t_end=%.1f cpu_ms_per_s=%.1f",
+	       unique ? "unique" : "dup", mode, nproc, direct, ballast_mib,
+	       knob("pages_to_scan"), target, t50, t95, cpu50, cpu95, cpu_end,
+	       t, (t95 >= 0 ? cpu95 / (t95 ? t95 : 1) : cpu_end / t) * 1000);
+	for (n = 0; n < NFIXED; n++)
+		printf(" s%d=%ld", fixed_s[n], fixed[n]);
+	printf(" sharing_end=%ld full_scans=%ld hint_merged=%ld merges_broken=%ld read_MiBps=%.1f data=%s\n",
+	       sharing, knob("full_scans"),
+	       hints ? knob("io_hints_pages_merged") - hm0 : 0,
+	       br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0,
+	       mibps / nproc, bad ? "CORRUPT" : "ok");
 	knob_write("run", 2);
 	knob_write("io_hints", 0);
+	knob_write_str("advisor_mode", "none");
+	knob_write("pages_to_scan", 100);
 	if (loop_fd >= 0)
 		close(loop_fd);
-	unlink(corpus);
+	for (n = 0; n < (unique ? nproc : 1); n++) {
+		char path[128];
 
-	printf("RESULT procs=%d direct=%d hints=%d corpus_pages=%lu dup_pages=%lu read_MiBps=%.1f data=%s\n",
-	       nproc, direct, hints, nchunks * CHUNK / PAGE,
-	       (nproc - 1) * nchunks * CHUNK / PAGE,
-	       corpus_mib / (read_s / nproc), bad ? "CORRUPT" : "ok");
+		corpus_path(path, sizeof(path), n);
+		unlink(path);
+	}
 	return bad ? 1 : 0;
 }

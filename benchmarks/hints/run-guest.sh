@@ -1,37 +1,78 @@
-#!/bin/sh
+#!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run-guest.sh BENCH SECONDS RUNS... - inside the booted bench kernel, run
-# the I/O-duplication scenario for every RUN ("procs:buffered" or
-# "procs:direct"), KSM I/O hints off and on, into the current directory
-# (the result share): RUN-off.csv, RUN-on.csv, results.txt.  Which mode
-# runs first alternates between RUNs, so that a bias of the first run in a
-# boot does not always fall on the same side.
+# run-guest.sh BENCH READCOST RUNS CONFIG... - inside the booted bench
+# kernel, into the current directory (the result share):
+#
+# * readcost.txt: what a hint push costs pread(2) (ksm_hints_readcost);
+# * for every CONFIG ("WORKLOAD:PROCS:BALLAST_MIB:IO", e.g. dup:4:256:direct
+#   or unique:2:256:buffered), RUNS runs of every mode, each run a CSV
+#   (CONFIG-MODE-rN.csv) and a line of results.txt:
+#   "CONFIG MODE N RESULT key=value...".
+#
+# Modes of dup: stock (defaults), hints, pts (stock with pages_to_scan
+# raised so that ksmd's CPU per second equals the first hints run's) and
+# advisor (advisor_mode=scan-time); of unique: stock and hints.  Run N
+# starts the mode list at a different mode (the first run with stock, then
+# hints, which gives pts its rate), so that no mode always runs first.
 bench=$1
-secs=$2
-shift 2
-: >results.txt
-order="off on"
-for run in "$@"; do
-	procs=${run%%:*}
-	mode=${run#*:}
-	case $mode in
-	buffered) dflag= ;;
-	direct) dflag=-d ;;
-	*) echo "unknown mode $mode in $run" >&2; exit 2 ;;
-	esac
-	for hints in $order; do
-		hflag=
-		[ $hints = on ] && hflag=-H
-		name=n$procs-$mode-$hints
-		echo "bench: $name (${secs}s)"
-		if ! "$bench" -n "$procs" -s "$secs" $dflag $hflag -o "$name.csv" >"$name.log" 2>&1; then
-			echo "bench: $name failed:" >&2
-			cat "$name.log" >&2
-			exit 1
-		fi
-		echo "$name $(grep '^RESULT' "$name.log")" >>results.txt
+readcost=$2
+runs=$3
+shift 3
+cap=${HINTS_CAP:-600}
+
+"$readcost" 21 >readcost.txt || { echo "readcost failed" >&2; exit 1; }
+grep RESULT readcost.txt
+[ -f results.txt ] || : >results.txt
+
+field() { # field KEY LINE
+	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+
+# pages_to_scan that gives stock the ksmd CPU per second of the first
+# hints run of config $1: stock's pages_to_scan times the CPU ratio.
+equal_cpu_pts() {
+	local s h
+	s=$(field cpu_ms_per_s "$(grep "^$1 stock 1 " results.txt)")
+	h=$(field cpu_ms_per_s "$(grep "^$1 hints 1 " results.txt)")
+	[ -n "$s" ] && [ -n "$h" ] || { echo "no first stock and hints runs of $1" >&2; return 1; }
+	awk -v s="$s" -v h="$h" 'BEGIN { p = int(100 * h / s + 0.5); print (p < 100 ? 100 : p) }'
+	echo "bench: $1: pts runs at ksmd CPU ${h} ms/s (hints) vs ${s} ms/s (stock)" >&2
+}
+
+for cfg in "$@"; do
+	IFS=: read -r work procs ballast io <<<"$cfg"
+	dflag=
+	[ "$io" = direct ] && dflag=-d
+	if [ "$work" = unique ]; then
+		modes=(stock hints)
+		win=(-s "${HINTS_UNIQUE_SECONDS:-90}")
+	else
+		modes=(stock hints pts advisor)
+		win=(-s "$cap" -M 20)
+	fi
+	name=${cfg//:/-}
+	pts=
+	for ((r = 1; r <= runs; r++)); do
+		k=$(((r - 1) % ${#modes[@]}))
+		order=("${modes[@]:k}" "${modes[@]:0:k}")
+		for mode in "${order[@]}"; do
+			args=(-w "$work" -n "$procs" -b "$ballast" $dflag "${win[@]}")
+			case $mode in
+			pts)
+				[ -n "$pts" ] || pts=$(equal_cpu_pts "$name") || exit 1
+				args+=(-m stock -p "$pts") ;;
+			*) args+=(-m "$mode") ;;
+			esac
+			echo "bench: $name $mode run $r"
+			if ! "$bench" "${args[@]}" -o "$name-$mode-r$r.csv" >"$name-$mode-r$r.log" 2>&1; then
+				echo "bench: $name $mode run $r failed:" >&2
+				cat "$name-$mode-r$r.log" >&2
+				exit 1
+			fi
+			line=$(grep '^RESULT' "$name-$mode-r$r.log")
+			echo "$name $mode $r $line" >>results.txt
+			echo "  $line"
+		done
 	done
-	[ "$order" = "off on" ] && order="on off" || order="off on"
 done
-cat results.txt

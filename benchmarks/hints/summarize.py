@@ -1,93 +1,141 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""summarize.py DIR - ratios of KSM I/O hints on against off, per run pair.
+"""summarize.py DIR - the KSM I/O-hints benchmark, per configuration and mode.
 
-Reads DIR/results.txt and DIR/<run>-{off,on}.csv written by run-guest.sh;
-prints a table and writes DIR/summary.txt and DIR/summary.csv.  Ratios
-are on/off measured in the same boot of the same kernel."""
+Reads DIR/results.txt ("CONFIG MODE RUN RESULT key=value ...") and
+DIR/readcost.txt written by run-guest.sh; prints the tables and writes
+DIR/summary.txt and DIR/summary.csv.  Every figure is the median over the
+runs of one configuration and mode, with [min-max]; ratios are ratios of
+medians.  Exit status 1 if any run read back corrupt data."""
 import csv
 import os
+import statistics
 import sys
 
-
-def load(path):
-    with open(path) as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def at(rows, t):
-    """The last sample taken at or before t seconds."""
-    best = rows[0]
-    for r in rows:
-        if r["t_s"] <= t + 1e-6:
-            best = r
-    return best
+FIXED = (10, 30, 60, 90, 120)
+# ksmd's budget for hinted pages at the defaults: io_hints_scan_percent
+# (50) of pages_to_scan (100) per sleep_millisecs (20).
+HINT_PAGES_PER_S = 100 * 50 / 100 * 1000 / 20
+CORPUS_PAGES = 4096
 
 
-def first_time(rows, pages):
-    for r in rows:
-        if r["pages_sharing"] >= pages:
-            return r["t_s"]
-    return None
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return statistics.median(vals)
+
+
+def fmt(vals, prec=1):
+    """median [min-max] of the values; 'never' for runs that did not get there."""
+    ok = [v for v in vals if v is not None and v >= 0]
+    if not ok:
+        return "never"
+    s = "%.*f [%.*f-%.*f]" % (prec, statistics.median(ok), prec, min(ok), prec, max(ok))
+    if len(ok) < len(vals):
+        s += " (%d of %d runs)" % (len(ok), len(vals))
+    return s
 
 
 def ratio(a, b):
-    if b == 0:
-        return "inf" if a > 0 else "n/a"
+    if a is None or b is None or b <= 0 or a < 0:
+        return "n/a"
     return "%.2f" % (a / b)
+
+
+def load(d):
+    runs = {}
+    with open(os.path.join(d, "results.txt")) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            cfg, mode, run = parts[0], parts[1], int(parts[2])
+            kv = dict(x.split("=", 1) for x in parts[4:] if "=" in x)
+            runs.setdefault(cfg, {}).setdefault(mode, []).append(kv)
+    return runs
 
 
 def main():
     d = sys.argv[1]
-    results = {}
-    with open(os.path.join(d, "results.txt")) as f:
-        for line in f:
-            name, rest = line.split(" ", 1)
-            kv = dict(x.split("=", 1) for x in rest.split()[1:])
-            results[name] = kv
-    pairs = sorted({n.rsplit("-", 1)[0] for n in results})
-    head = ["run", "dup_pages", "t_s", "shared@10s on/off", "shared@30s on/off",
-            "shared@60s on/off", "dup merged<=5s on/off", "95% merged at on/off (s)",
-            "ksmd ms/merged page on/off", "read MiB/s on/off", "data"]
+    runs = load(d)
+    out = []
     rows = []
-    for p in pairs:
-        on, off = results.get(p + "-on"), results.get(p + "-off")
-        if not on or not off:
-            rows.append([p] + ["incomplete"] * (len(head) - 1))
-            continue
-        c_on, c_off = load(os.path.join(d, p + "-on.csv")), load(os.path.join(d, p + "-off.csv"))
-        dup = int(on["dup_pages"])
-        end = min(c_on[-1]["t_s"], c_off[-1]["t_s"])
-        sh = lambda c, t: at(c, t)["pages_sharing"]
-        cells = [p, str(dup), "%.0f" % end]
-        for t in (10, 30, 60):
-            cells.append("%d/%d = %s" % (sh(c_on, t), sh(c_off, t), ratio(sh(c_on, t), sh(c_off, t))))
-        f5 = lambda c: 100.0 * min(sh(c, 5), dup) / dup
-        cells.append("%.1f%% / %.1f%%" % (f5(c_on), f5(c_off)))
-        t95 = lambda c: first_time(c, 0.95 * dup)
-        fmt = lambda v: "-" if v is None else "%.1f" % v
-        cells.append("%s / %s" % (fmt(t95(c_on)), fmt(t95(c_off))))
-        cpm = lambda c: at(c, end)["ksmd_cpu_ms"] / max(at(c, end)["pages_sharing"], 1)
-        m_on, m_off = at(c_on, end)["pages_sharing"], at(c_off, end)["pages_sharing"]
-        cells.append("%.3f/%s = %s" % (cpm(c_on), "%.3f" % cpm(c_off) if m_off else "-",
-                                      ratio(cpm(c_on), cpm(c_off)) if m_off else "n/a (off merged 0)"))
-        r_on, r_off = float(on["read_MiBps"]), float(off["read_MiBps"])
-        cells.append("%.0f/%.0f = %s" % (r_on, r_off, ratio(r_on, r_off)))
-        cells.append("ok" if on["data"] == "ok" and off["data"] == "ok" else "CORRUPT")
-        rows.append(cells)
-    with open(os.path.join(d, "summary.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(head)
-        w.writerows(rows)
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    corrupt = 0
+    rc = os.path.join(d, "readcost.txt")
+    if os.path.exists(rc):
+        out.append("Read-path cost of a hint push (pread from tmpfs into mergeable memory, "
+                   "ksmd stopped, hints on vs off in alternating rounds, median ns per read [min-max])")
+        with open(rc) as f:
+            for line in f:
+                if line.startswith("RESULT"):
+                    kv = dict(x.split("=", 1) for x in line.split()[1:])
+                    out.append("  %6s B reads: off %s ns [%s-%s], on %s ns [%s-%s], overhead %s %% (%s rounds each)" % (
+                        kv["size"], kv["off_ns"], kv["off_min"], kv["off_max"], kv["on_ns"],
+                        kv["on_min"], kv["on_max"], kv["overhead_pct"], kv["rounds"]))
+                    rows.append({"config": "readcost-%s" % kv["size"], "mode": "hints-vs-off",
+                                 "metric": "overhead_pct", "median": kv["overhead_pct"]})
+        out.append("")
+    for cfg in sorted(runs, key=lambda c: (c.split("-")[0], int(c.split("-")[1]),
+                                           int(c.split("-")[2]), c)):
+        modes = runs[cfg]
+        for m, lst in modes.items():
+            corrupt += sum(1 for kv in lst if kv.get("data") != "ok")
+        work, procs = cfg.split("-")[0], int(cfg.split("-")[1])
+        n = min(len(v) for v in modes.values())
+        out.append("%s (%d runs per mode; target %s pages)" % (cfg, n, modes["stock"][0]["target"]))
+        meds = {}
+        for m in ("stock", "hints", "pts", "advisor"):
+            if m not in modes:
+                continue
+            lst = modes[m]
+            get = lambda k, lst=lst: [float(kv[k]) for kv in lst]
+            meds[m] = {k: med([v for v in get(k) if v is not None and v >= 0])
+                       for k in ("t50", "t95", "cpu50", "cpu95", "cpu_end", "cpu_ms_per_s")}
+            for t in FIXED:
+                meds[m]["s%d" % t] = med([float(kv["s%d" % t]) for kv in lst if float(kv["s%d" % t]) >= 0])
+            label = m if m != "pts" else "stock pages_to_scan=%s" % lst[0]["pages_to_scan"]
+            if m == "advisor":
+                label = "stock advisor=scan-time"
+            out.append("  %-28s t50 %s s, t95 %s s, ksmd CPU to t95 %s s, CPU %s ms/s" % (
+                label, fmt(get("t50")), fmt(get("t95")), fmt(get("cpu95"), 2), fmt(get("cpu_ms_per_s"))))
+            out.append("  %-28s shared at %s; CoW-broken hinted merges %s; reads %s MiB/s" % (
+                "", ", ".join("%ds %s" % (t, fmt([float(kv["s%d" % t]) for kv in lst if float(kv["s%d" % t]) >= 0], 0))
+                              for t in FIXED if any(float(kv["s%d" % t]) >= 0 for kv in lst)),
+                fmt([float(kv["merges_broken"]) for kv in lst], 0),
+                fmt([float(kv["read_MiBps"]) for kv in lst])))
+            for k, v in meds[m].items():
+                rows.append({"config": cfg, "mode": label, "metric": k,
+                             "median": "" if v is None else "%.3f" % v})
+        s, h = meds.get("stock", {}), meds.get("hints", {})
+        if work == "dup" and h:
+            bound = 0.95 * procs * CORPUS_PAGES / HINT_PAGES_PER_S
+            out.append("  hints t95 / stock t95 %s; hints ksmd CPU to t95 / stock's %s; "
+                       "hints t95 / hint-budget bound (%.1f s) %s" % (
+                           ratio(h["t95"], s["t95"]), ratio(h["cpu95"], s["cpu95"]),
+                           bound, ratio(h["t95"], bound)))
+            for m in ("pts", "advisor"):
+                if m in meds:
+                    out.append("  %s t95 / hints t95 %s" % (m, ratio(meds[m]["t95"], h["t95"])))
+        elif work == "unique" and h:
+            out.append("  hints / stock: " + ", ".join(
+                "shared at %ds %s" % (t, ratio(h["s%d" % t], s["s%d" % t])) for t in FIXED
+                if h.get("s%d" % t) is not None and s.get("s%d" % t) is not None) +
+                ", ksmd CPU over the window %s, t95 %s" % (ratio(h["cpu_end"], s["cpu_end"]),
+                                                         ratio(h["t95"], s["t95"])))
+        out.append("")
+    out.append("data: %s" % ("every run read back its memory intact" if not corrupt
+                             else "%d runs read back CORRUPT data" % corrupt))
     text = "\n".join(out) + "\n"
+    sys.stdout.write(text)
     with open(os.path.join(d, "summary.txt"), "w") as f:
         f.write(text)
-    sys.stdout.write(text)
-    if any(r[-1] != "ok" for r in rows):
-        sys.exit(1)
+    with open(os.path.join(d, "summary.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["config", "mode", "metric", "median"])
+        w.writeheader()
+        w.writerows(rows)
+    return 1 if corrupt else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -23,7 +23,8 @@ static struct ksm_hint_stack *ksm_test_stack(struct kunit *test,
 {
 	struct ksm_hint_stack *stack;
 
-	stack = ksm_hint_stack_alloc(per_cpu * num_possible_cpus());
+	stack = ksm_hint_stack_alloc(per_cpu * num_possible_cpus() *
+				     KSM_HINT_CONTEXTS);
 	KUNIT_ASSERT_NOT_NULL(test, stack);
 	KUNIT_ASSERT_EQ(test, stack->ring_size, per_cpu);
 	return stack;
@@ -153,6 +154,58 @@ static void ksm_hints_test_coalesce(struct kunit *test)
 	ksm_hint_stack_free(stack);
 }
 
+/*
+ * A hint ksmd took is not grown by a later push:
+ *   push 10 -> pop [10] -> push 11 (adjacent) -> [11], not [10..11]
+ * while one not taken yet is: push 12 -> [11..12]
+ */
+static void ksm_hints_test_coalesce_after_pop(struct kunit *test)
+{
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 16);
+	struct mm_struct *mm = FAKE_MM(1);
+	struct ksm_hint hint;
+
+	migrate_disable();
+	ksm_hint_stack_push(stack, mm, 10 * PAGE_SIZE, 1);
+	migrate_enable();
+	ksm_test_expect_pop(test, stack, mm, 10 * PAGE_SIZE, 1);
+	migrate_disable();
+	ksm_hint_stack_push(stack, mm, 11 * PAGE_SIZE, 1);
+	ksm_hint_stack_push(stack, mm, 12 * PAGE_SIZE, 1);
+	migrate_enable();
+	ksm_test_expect_stats(test, stack, 3, 1, 0, 1, 1);
+	ksm_test_expect_pop(test, stack, mm, 11 * PAGE_SIZE, 2);
+	KUNIT_EXPECT_FALSE(test, ksm_hint_stack_pop(stack, &hint));
+	ksm_test_expect_stats(test, stack, 3, 1, 0, 2, 0);
+	ksm_hint_stack_free(stack);
+}
+
+/*
+ * ksmd's stack holds as many hints as the rings: when it is full, the
+ * oldest it holds is dropped (and counted as overwritten).
+ */
+static void ksm_hints_test_taken_full(struct kunit *test)
+{
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 4);
+	unsigned int cap = stack->capacity, i;
+	struct ksm_hint hint;
+
+	KUNIT_ASSERT_EQ(test, cap, 4 * num_possible_cpus() * KSM_HINT_CONTEXTS);
+	/* Take every hint at once: ksmd's stack fills, then drops 2. */
+	for (i = 1; i <= cap + 2; i++) {
+		migrate_disable();
+		ksm_hint_stack_push(stack, FAKE_MM(i), 0, 1);
+		ksm_hint_ring_drain(stack, &this_cpu_ptr(stack->rings)->ctx[0]);
+		migrate_enable();
+	}
+	ksm_test_expect_stats(test, stack, cap + 2, 0, 2, 0, cap);
+	for (i = cap + 2; i >= 3; i--)
+		ksm_test_expect_pop(test, stack, FAKE_MM(i), 0, 1);
+	KUNIT_EXPECT_FALSE(test, ksm_hint_stack_pop(stack, &hint));
+	ksm_test_expect_stats(test, stack, cap + 2, 0, 2, cap, 0);
+	ksm_hint_stack_free(stack);
+}
+
 #define KSM_TEST_PUSHES		1000
 #define KSM_TEST_RUN		100
 
@@ -160,6 +213,7 @@ struct ksm_test_pusher {
 	struct ksm_hint_stack *stack;
 	struct completion done;
 	int id;
+	bool distinct;
 };
 
 /*
@@ -173,6 +227,15 @@ static int ksm_test_pusher_fn(void *data)
 	unsigned long base = 1 + (unsigned long)p->id * (KSM_TEST_PUSHES + 1);
 	int i;
 
+	if (p->distinct) {
+		/* Every field of hint n follows from n: a torn copy shows. */
+		for (i = 0; i < KSM_TEST_PUSHES; i++)
+			ksm_hint_stack_push(p->stack, FAKE_MM(base + i),
+					    (base + i) << PAGE_SHIFT,
+					    (base + i) % 5 + 1);
+		complete(&p->done);
+		return 0;
+	}
 	for (i = 0; i < KSM_TEST_PUSHES; i++)
 		ksm_hint_stack_push(p->stack, FAKE_MM(base + i), 0, 1);
 	for (i = 0; i < KSM_TEST_RUN; i++)
@@ -182,13 +245,13 @@ static int ksm_test_pusher_fn(void *data)
 	return 0;
 }
 
-static void ksm_hints_test_concurrent_pushes(struct kunit *test)
+/* Start a pusher bound to every online CPU; returns how many started. */
+static int ksm_test_start_pushers(struct kunit *test,
+				  struct ksm_hint_stack *stack,
+				  struct ksm_test_pusher **out, bool distinct)
 {
-	struct ksm_hint_stack *stack = ksm_test_stack(test, 2 * KSM_TEST_PUSHES);
-	unsigned long nr = 0, per = KSM_TEST_PUSHES + 1, *seen;
 	struct ksm_test_pusher *pushers;
 	struct task_struct *task;
-	struct ksm_hint hint;
 	int cpu, n = 0;
 
 	cpus_read_lock();
@@ -199,6 +262,7 @@ static void ksm_hints_test_concurrent_pushes(struct kunit *test)
 
 		p->stack = stack;
 		p->id = n;
+		p->distinct = distinct;
 		init_completion(&p->done);
 		task = kthread_create(ksm_test_pusher_fn, p, "ksm_hint_push/%d",
 				      cpu);
@@ -209,6 +273,19 @@ static void ksm_hints_test_concurrent_pushes(struct kunit *test)
 		n++;
 	}
 	cpus_read_unlock();
+	*out = pushers;
+	return n;
+}
+
+static void ksm_hints_test_concurrent_pushes(struct kunit *test)
+{
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 2048);
+	unsigned long nr = 0, per = KSM_TEST_PUSHES + 1, *seen;
+	struct ksm_test_pusher *pushers;
+	struct ksm_hint hint;
+	int cpu, n;
+
+	n = ksm_test_start_pushers(test, stack, &pushers, false);
 	for (cpu = 0; cpu < n; cpu++)
 		wait_for_completion(&pushers[cpu].done);
 	KUNIT_ASSERT_GT(test, n, 0);
@@ -230,6 +307,78 @@ static void ksm_hints_test_concurrent_pushes(struct kunit *test)
 		nr++;
 	}
 	KUNIT_EXPECT_EQ(test, nr, n * per);
+	ksm_hint_stack_free(stack);
+}
+
+struct ksm_test_irq_push {
+	struct ksm_hint_stack *stack;
+	unsigned long id;
+};
+
+/* Runs in hard interrupt context, on the CPU of a pusher, by IPI. */
+static void ksm_test_irq_push_fn(void *data)
+{
+	struct ksm_test_irq_push *p = data;
+
+	ksm_hint_stack_push(p->stack, FAKE_MM(p->id), p->id << PAGE_SHIFT,
+			    p->id % 5 + 1);
+}
+
+/*
+ * ksmd pops while every CPU pushes, and interrupts push in the middle of
+ * those pushes (IPIs from this CPU to the others): no lock anywhere, yet
+ * every hint comes back exactly once and whole (its fields all follow
+ * from its mm).
+ */
+static void ksm_hints_test_pop_while_pushing(struct kunit *test)
+{
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 2048);
+	unsigned long nr = 0, per = KSM_TEST_PUSHES + 1, *seen, irqs = 0;
+	struct ksm_test_irq_push irq = { .stack = stack };
+	struct ksm_test_pusher *pushers;
+	struct ksm_hint hint;
+	bool done = false;
+	int cpu, n, this;
+
+	seen = kunit_kcalloc(test, BITS_TO_LONGS((nr_cpu_ids + 1) * per),
+			     sizeof(long), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, seen);
+	n = ksm_test_start_pushers(test, stack, &pushers, true);
+	KUNIT_ASSERT_GT(test, n, 0);
+	while (!done) {
+		/* Done once every pusher was done before a pop found nothing. */
+		done = true;
+		for (cpu = 0; cpu < n; cpu++)
+			done &= completion_done(&pushers[cpu].done);
+		/* Hints from hard interrupts on the other CPUs, ids after all. */
+		this = get_cpu();
+		for_each_online_cpu(cpu) {
+			if (cpu == this || irqs >= KSM_TEST_PUSHES)
+				continue;
+			irq.id = 1 + n * per + irqs++;
+			smp_call_function_single(cpu, ksm_test_irq_push_fn,
+						 &irq, 1);
+		}
+		put_cpu();
+		while (ksm_hint_stack_pop(stack, &hint)) {
+			unsigned long id = (unsigned long)hint.mm / 0x10000UL;
+
+			KUNIT_ASSERT_LT(test, id - 1, (n + 1) * per);
+			KUNIT_EXPECT_FALSE(test, test_and_set_bit(id - 1, seen));
+			KUNIT_EXPECT_EQ(test, hint.start, id << PAGE_SHIFT);
+			KUNIT_EXPECT_EQ(test, hint.nr_pages, id % 5 + 1);
+			nr++;
+		}
+		cond_resched();
+	}
+	for (cpu = 0; cpu < n; cpu++)
+		wait_for_completion(&pushers[cpu].done);
+	KUNIT_EXPECT_EQ(test, nr, n * KSM_TEST_PUSHES + irqs);
+	ksm_test_expect_stats(test, stack, n * KSM_TEST_PUSHES + irqs, 0, 0,
+			      n * KSM_TEST_PUSHES + irqs, 0);
+	/* On more than one CPU, some of them came from hard interrupts. */
+	if (num_online_cpus() > 1)
+		KUNIT_EXPECT_GT(test, irqs, 0UL);
 	ksm_hint_stack_free(stack);
 }
 
@@ -428,7 +577,10 @@ static struct kunit_case ksm_hints_test_cases[] = {
 	KUNIT_CASE(ksm_hints_test_order),
 	KUNIT_CASE(ksm_hints_test_overwrite_oldest),
 	KUNIT_CASE(ksm_hints_test_coalesce),
+	KUNIT_CASE(ksm_hints_test_coalesce_after_pop),
+	KUNIT_CASE(ksm_hints_test_taken_full),
 	KUNIT_CASE(ksm_hints_test_concurrent_pushes),
+	KUNIT_CASE(ksm_hints_test_pop_while_pushing),
 	KUNIT_CASE(ksm_hints_test_iter),
 	KUNIT_CASE(ksm_hints_test_index),
 	KUNIT_CASE(ksm_hints_test_drain_rate),

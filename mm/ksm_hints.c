@@ -144,14 +144,19 @@ struct ksm_hint_stack *ksm_hint_stack_alloc(unsigned int capacity)
 				GFP_KERNEL);
 	if (!stack->taken)
 		goto free_stack;
+	stack->drain = kvcalloc(num_possible_cpus() * KSM_HINT_CONTEXTS,
+				sizeof(*stack->drain), GFP_KERNEL);
+	if (!stack->drain)
+		goto free_taken;
 	stack->rings = alloc_percpu(struct ksm_hint_cpu);
 	if (!stack->rings)
-		goto free_taken;
+		goto free_drain;
 	for_each_possible_cpu(cpu) {
 		for (ctx = 0; ctx < KSM_HINT_CONTEXTS; ctx++) {
 			struct ksm_hint_ring *ring = ksm_hint_ring_of(stack,
 								      cpu, ctx);
 
+			stack->drain[stack->nr_rings++].ring = ring;
 			ring->slots = kvcalloc_node(stack->ring_size,
 						    sizeof(*ring->slots),
 						    GFP_KERNEL,
@@ -164,6 +169,8 @@ struct ksm_hint_stack *ksm_hint_stack_alloc(unsigned int capacity)
 
 free_rings:
 	ksm_hint_free_slots(stack);
+free_drain:
+	kvfree(stack->drain);
 free_taken:
 	kvfree(stack->taken);
 free_stack:
@@ -182,6 +189,7 @@ void ksm_hint_stack_free(struct ksm_hint_stack *stack)
 	if (!stack)
 		return;
 	ksm_hint_free_slots(stack);
+	kvfree(stack->drain);
 	kvfree(stack->taken);
 	kfree(stack);
 }
@@ -300,65 +308,96 @@ static bool ksm_hint_slot_read(struct ksm_hint_slot *slot, unsigned long gen,
 	return READ_ONCE(slot->gen) == gen;
 }
 
-/* Reverse the newest @n hints of ksmd's stack. */
-static void ksm_hint_taken_reverse(struct ksm_hint_stack *stack,
-				   unsigned int n)
+/* Put @hint on top of ksmd's stack, dropping its oldest if it is full. */
+static void ksm_hint_taken_push(struct ksm_hint_stack *stack,
+				const struct ksm_hint *hint)
 {
-	unsigned int hi = stack->top, lo = (stack->top + stack->capacity - n) %
-					   stack->capacity;
+	stack->taken[stack->top] = *hint;
+	stack->top = stack->top + 1 == stack->capacity ? 0 : stack->top + 1;
+	if (stack->count == stack->capacity)
+		WRITE_ONCE(stack->dropped, stack->dropped + 1);
+	else
+		WRITE_ONCE(stack->count, stack->count + 1);
+}
 
-	while (n > 1) {
-		hi = hi ? hi - 1 : stack->capacity - 1;
-		swap(stack->taken[lo], stack->taken[hi]);
-		lo = lo + 1 == stack->capacity ? 0 : lo + 1;
-		n -= 2;
+/*
+ * Find the hints of a ring newer than its @drained, newest first from its
+ * head.  A slot being written (generation 0) at the top is a hint being
+ * grown: the next drain takes it.  The walk stops at the first slot taken
+ * before, unwritten, or rewritten while the walk ran (the producer went
+ * round the ring: what lay further back is lost).
+ */
+static void ksm_hint_ring_scan(struct ksm_hint_stack *stack,
+			       struct ksm_hint_drain *d)
+{
+	unsigned long drained = d->ring->drained, gen;
+	unsigned int n;
+
+	/* Slots below head are written; pairs with the push. */
+	d->head = smp_load_acquire(&d->ring->head);
+	d->newest = 0;
+	d->skip = 0;
+	d->nr = 0;
+	d->took = 0;
+	for (n = 0; n < stack->ring_size; n++) {
+		/* gen before the fields; pairs with the push. */
+		gen = smp_load_acquire(&ring_slot(stack, d->ring,
+						  d->head - 1 - n)->gen);
+		if (!gen && !n) {
+			d->skip = 1;
+			continue;
+		}
+		if (gen <= drained || (d->newest && gen > d->newest))
+			break;
+		if (!d->newest)
+			d->newest = gen;
+		d->nr++;
 	}
 }
 
 /*
- * Take the hints of @ring newer than its @drained onto ksmd's stack,
- * newest on top.  A slot being written (generation 0) at the top is a
- * hint being grown: the next drain takes it.  The walk stops at the first
- * slot taken before, unwritten, or rewritten while the walk ran (the
- * producer went round the ring: what lay further back is lost).
+ * Take the new hints of every ring onto ksmd's stack, interleaved: the
+ * newest of each ring, then the second newest of each, and so on, so
+ * that readers on different CPUs take turns, as their reads did.  They
+ * go on oldest first, so that the newest ends on top.  A slot rewritten
+ * since ksm_hint_ring_scan() saw it is lost (or taken next time, if it
+ * was a hint being grown).
  */
-static void ksm_hint_ring_drain(struct ksm_hint_stack *stack,
-				struct ksm_hint_ring *ring)
+static void ksm_hint_stack_drain(struct ksm_hint_stack *stack)
 {
-	/* Slots below head are written; pairs with the push. */
-	unsigned long head = smp_load_acquire(&ring->head), gen;
-	unsigned long drained = ring->drained, newest = 0;
-	unsigned int n, taken = 0;
+	unsigned int i, r, most = 0;
 	struct ksm_hint_slot *slot;
+	struct ksm_hint_drain *d;
 	struct ksm_hint hint;
+	unsigned long gen;
 
-	for (n = 0; n < stack->ring_size; n++) {
-		slot = ring_slot(stack, ring, head - 1 - n);
-		/* gen before the fields; pairs with the push. */
-		gen = smp_load_acquire(&slot->gen);
-		if (!gen && !n)
-			continue;
-		if (gen <= drained || (newest && gen > newest))
-			break;
-		if (!ksm_hint_slot_read(slot, gen, &hint))
-			break;
-		if (!newest)
-			newest = gen;
-		stack->taken[stack->top] = hint;
-		stack->top = stack->top + 1 == stack->capacity ? 0 :
-			     stack->top + 1;
-		if (stack->count == stack->capacity)
-			WRITE_ONCE(stack->dropped, stack->dropped + 1);
-		else
-			WRITE_ONCE(stack->count, stack->count + 1);
-		taken++;
+	for (i = 0; i < stack->nr_rings; i++) {
+		ksm_hint_ring_scan(stack, &stack->drain[i]);
+		most = max(most, stack->drain[i].nr);
 	}
-	if (!newest)
-		return;
-	/* Taken newest first: turn them over, so that the newest is on top. */
-	ksm_hint_taken_reverse(stack, taken);
-	WRITE_ONCE(ring->drained, newest);
-	WRITE_ONCE(ring->taken, ring->taken + taken);
+	for (r = most; r-- > 0; ) {
+		for (i = stack->nr_rings; i-- > 0; ) {
+			d = &stack->drain[i];
+			if (r >= d->nr)
+				continue;
+			slot = ring_slot(stack, d->ring,
+					 d->head - 1 - d->skip - r);
+			/* gen before the fields; pairs with the push. */
+			gen = smp_load_acquire(&slot->gen);
+			if (gen <= d->ring->drained || gen > d->newest ||
+			    !ksm_hint_slot_read(slot, gen, &hint))
+				continue;
+			ksm_hint_taken_push(stack, &hint);
+			d->took++;
+		}
+	}
+	for (i = 0; i < stack->nr_rings; i++) {
+		d = &stack->drain[i];
+		if (!d->newest)
+			continue;
+		WRITE_ONCE(d->ring->drained, d->newest);
+		WRITE_ONCE(d->ring->taken, d->ring->taken + d->took);
+	}
 }
 
 /**
@@ -367,19 +406,14 @@ static void ksm_hint_ring_drain(struct ksm_hint_stack *stack,
  * @hint: filled with the hint taken
  *
  * Takes the hints pushed since the last pop from every ring onto ksmd's
- * stack, a ring after another, each ring's newest on top, then
- * pops the top.  Only one task may pop from a stack at a time (ksmd).
+ * stack (ksm_hint_stack_drain()), then pops the top.  Only one task may
+ * pop from a stack at a time (ksmd).
  *
  * Return: true if a hint was taken, false if the stack is empty.
  */
 bool ksm_hint_stack_pop(struct ksm_hint_stack *stack, struct ksm_hint *hint)
 {
-	int cpu, ctx;
-
-	for_each_possible_cpu(cpu)
-		for (ctx = 0; ctx < KSM_HINT_CONTEXTS; ctx++)
-			ksm_hint_ring_drain(stack,
-					    ksm_hint_ring_of(stack, cpu, ctx));
+	ksm_hint_stack_drain(stack);
 	if (!stack->count)
 		return false;
 	stack->top = stack->top ? stack->top - 1 : stack->capacity - 1;
@@ -862,6 +896,7 @@ static unsigned int ksm_hints_next_yield(unsigned int yield,
 void ksm_hints_scan(unsigned int pages_to_scan)
 {
 	unsigned long budget, used = 0, visited_all = 0, merged_all = 0;
+	unsigned long fresh_all = 0;
 	struct ksm_hint_stack *stack;
 	bool drained, may_drain;
 
@@ -874,7 +909,7 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 				  READ_ONCE(ksm_hints_scan_percent),
 				  ksm_hints_yield);
 	while (used < budget) {
-		unsigned long merged = 0;
+		unsigned long merged = 0, fresh = 0;
 		long visited;
 
 		if (!ksm_hint_cursor.nr_pages) {
@@ -892,7 +927,8 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 		visited = ksm_scan_hint(ksm_hint_cursor.mm,
 					ksm_hint_cursor.start,
 					min(ksm_hint_cursor.nr_pages,
-					    budget - used), &merged, &drained);
+					    budget - used), &merged, &fresh,
+					&drained);
 		if (visited <= 0) {
 			ksm_hints_stale++;
 			ksm_hint_cursor.nr_pages = 0;
@@ -901,13 +937,16 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 		}
 		visited_all += visited;
 		merged_all += merged;
+		fresh_all += fresh;
 		ksm_hint_cursor.start += visited << PAGE_SHIFT;
 		ksm_hint_cursor.nr_pages -= visited;
 		used += visited;
 	}
 	ksm_hints_pages_visited += visited_all;
 	ksm_hints_pages_merged += merged_all;
-	ksm_hints_yield = ksm_hints_next_yield(ksm_hints_yield, visited_all,
+	/* First copies are not failures: they may merge with the next. */
+	ksm_hints_yield = ksm_hints_next_yield(ksm_hints_yield,
+					       visited_all - fresh_all,
 					       merged_all);
 	if (may_drain && drained)
 		ksm_hints_drained_at = jiffies;

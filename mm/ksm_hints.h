@@ -89,6 +89,24 @@ struct ksm_hint_cpu {
 };
 
 /**
+ * struct ksm_hint_drain - what ksmd found in one ring when taking hints
+ * @ring: the ring
+ * @head: its @head then
+ * @newest: generation of its newest new hint, 0 if it had none
+ * @skip: 1 if its newest slot was being grown (taken next time)
+ * @nr: new hints, newest first from slot @head - 1 - @skip
+ * @took: of those, hints taken (the others were rewritten meanwhile)
+ */
+struct ksm_hint_drain {
+	struct ksm_hint_ring *ring;
+	unsigned long head;
+	unsigned long newest;
+	unsigned int skip;
+	unsigned int nr;
+	unsigned int took;
+};
+
+/**
  * struct ksm_hint_stack - bounded stack of hints: rings per CPU, and ksmd's
  * @rings: per-CPU rings; a push only stores to its own CPU's ring of its
  *         context
@@ -100,10 +118,12 @@ struct ksm_hint_cpu {
  * @count: hints in @taken
  * @popped: hints ksmd popped
  * @dropped: hints lost from @taken for lack of room
+ * @drain: ksmd's notes on each ring while it takes hints
+ * @nr_rings: rings, and entries of @drain
  *
  * Per-CPU rings keep the read path free of shared cache lines and of
- * atomic instructions; ksmd drains the new hints of every ring onto
- * @taken, newest on top, each time it pops one.  Only ksmd (one task at
+ * atomic instructions; ksmd takes the new hints of every ring onto
+ * @taken, the rings interleaved, newest on top, each time it pops one.  Only ksmd (one task at
  * a time) pops and touches @taken and the rings' @drained.
  */
 struct ksm_hint_stack {
@@ -115,6 +135,8 @@ struct ksm_hint_stack {
 	unsigned int count;
 	unsigned long popped;
 	unsigned long dropped;
+	struct ksm_hint_drain *drain;
+	unsigned int nr_rings;
 };
 
 /**
@@ -190,7 +212,8 @@ void ksm_hint_merge_broken(struct ksm_hint_yield *yield, unsigned long seqnr);
  * Provided by mm/ksm.c for the consumer.
  */
 long ksm_scan_hint(struct mm_struct *mm, unsigned long start,
-		   unsigned long nr_pages, unsigned long *merged, bool *drained);
+		   unsigned long nr_pages, unsigned long *merged,
+		   unsigned long *fresh, bool *drained);
 void ksm_hints_quiesce(void);
 
 /*

@@ -16,6 +16,7 @@
 #                  buffered and direct, and unique:2:256:buffered)
 #   HINTS_CAP      seconds a dup run may last at most (600)
 #   HINTS_UNIQUE_SECONDS  length of a unique run (90)
+#   HINTS_READCOST 0 to leave out the read-path cost (about 9 minutes)
 #   FLAVOUR (bench)
 # The full default matrix takes about 5 hours; HINTS_RUNS=1 with one
 # configuration about 5 minutes.
@@ -41,6 +42,7 @@ fi
 [[ "$cap" =~ ^[1-9][0-9]*$ ]] || die "HINTS_CAP must be a number of seconds"
 [[ "$usecs" =~ ^[1-9][0-9]*$ ]] || die "HINTS_UNIQUE_SECONDS must be a number of seconds"
 guest_s=30
+[ "${HINTS_READCOST:-1}" = 0 ] || guest_s=$((guest_s + 900))
 for c in $configs; do
 	[[ "$c" =~ ^(dup|unique):([0-9]+):([0-9]+):(buffered|direct)$ ]] ||
 		die "bad configuration '$c' in HINTS_CONFIGS (want dup|unique:PROCS:BALLAST_MIB:buffered|direct)"
@@ -62,12 +64,14 @@ out=$B/bench-hints/$(date +%Y-%m-%d-%H%M%S)
 mkdir -p "$out"
 gcc -O2 -Wall -Wextra -o "$out/ksm_hints_bench" "$REPO/benchmarks/hints/ksm_hints_bench.c"
 gcc -O2 -Wall -Wextra -o "$out/ksm_hints_readcost" "$REPO/benchmarks/hints/ksm_hints_readcost.c"
+rc=$out/ksm_hints_readcost
+[ "${HINTS_READCOST:-1}" = 0 ] && rc=-
 git -C "$REPO" rev-parse --short HEAD >"$out/commit" 2>/dev/null || true
 echo "$configs" >"$out/configs"
 log "I/O-hints benchmark: $(wc -w <<<"$configs") configurations x $runs runs per mode in the $flavour kernel (at most $((guest_s / 60)) min) -> $out"
 "$REPO/scripts/boot.sh" -f "$flavour" -m 2048 -c 2 -t "$guest_s" -o "$out" -- \
 	env HINTS_CAP="$cap" HINTS_UNIQUE_SECONDS="$usecs" \
-	"$REPO/benchmarks/hints/run-guest.sh" "$out/ksm_hints_bench" "$out/ksm_hints_readcost" "$runs" $configs ||
+	"$REPO/benchmarks/hints/run-guest.sh" "$out/ksm_hints_bench" "$rc" "$runs" $configs ||
 	die "benchmark run failed; partial results in $out"
 python3 "$REPO/benchmarks/hints/summarize.py" "$out" || die "a run read back corrupt data (see $out)"
 for c in $configs; do

@@ -18,7 +18,9 @@
  * CAP seconds; "duplicates" are then the idle pages the scan can merge.
  *
  * Modes: stock (io_hints off), hints (io_hints on), advisor (io_hints off,
- * advisor_mode=scan-time); -p sets pages_to_scan in any mode.
+ * advisor_mode=scan-time with advisor_target_scan_time -T, 10 s: at its
+ * default of 200 s the advisor slows a scan of this size down, and merged
+ * nothing in 120 s); -p sets pages_to_scan in any mode.
  *
  * Every INTERVAL ms the run samples pages_sharing, the hint counters and
  * ksmd's CPU time and writes a CSV row; at the end each reader checks its
@@ -29,8 +31,9 @@
  * key=value ..." with the times to 50 % and 95 % of the duplicates
  * merged (t50, t95; -1 if never), ksmd CPU seconds until then (cpu50,
  * cpu95), pages_sharing at fixed times (s10, s30, s60, s90, s120; -1
- * if the run had ended), hinted merges broken by copy-on-write during the
- * run, and the readers' throughput.
+ * if the run had ended), pages ksmd scanned per second (pages_scanned),
+ * hinted merges broken by copy-on-write during the run, and the readers'
+ * throughput.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -57,7 +60,7 @@
 static int nproc = 2, cap_s = 600, min_s = 20, interval_ms = 100, direct;
 static int hints, advisor, unique;
 static unsigned long corpus_mib = 16, ballast_mib = 512, idle_mib = 32;
-static long pages_to_scan = 100, sleep_ms = 20;
+static long pages_to_scan = 100, sleep_ms = 20, advisor_target_s = 10;
 static const char *csv_path = "run.csv";
 static char corpus[] = "/tmp/ksm-bench-corpus";
 
@@ -430,7 +433,8 @@ static void usage(void)
 		"usage: ksm_hints_bench [-w dup|unique] [-m stock|hints|advisor]\n"
 		"  [-n procs] [-s cap_seconds] [-M min_seconds] [-i interval_ms]\n"
 		"  [-c corpus_MiB] [-b ballast_MiB] [-I idle_MiB] [-p pages_to_scan]\n"
-		"  [-S sleep_ms] [-d (O_DIRECT)] [-o csv]\n");
+		"  [-S sleep_ms] [-T advisor_target_scan_time_s] [-d (O_DIRECT)]\n"
+		"  [-o csv]\n");
 	exit(2);
 }
 
@@ -446,11 +450,11 @@ int main(int argc, char **argv)
 	int report[2], go[2], opt, n, status;
 	double t0, mibps = 0, cpu0, t = 0;
 	pid_t ballast, pid[MAXPROC];
-	long hm0, br0, sharing = 0;
+	long hm0, br0, ps0, sharing = 0;
 	const char *mode = "stock";
 	FILE *csv;
 
-	while ((opt = getopt(argc, argv, "w:m:n:s:M:i:c:b:I:p:S:do:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:m:n:s:M:i:c:b:I:p:S:T:do:")) != -1) {
 		switch (opt) {
 		case 'w': unique = !strcmp(optarg, "unique");
 			  if (!unique && strcmp(optarg, "dup"))
@@ -466,6 +470,7 @@ int main(int argc, char **argv)
 		case 'I': idle_mib = atol(optarg); break;
 		case 'p': pages_to_scan = atol(optarg); break;
 		case 'S': sleep_ms = atol(optarg); break;
+		case 'T': advisor_target_s = atol(optarg); break;
 		case 'd': direct = 1; break;
 		case 'o': csv_path = optarg; break;
 		default: usage();
@@ -506,7 +511,8 @@ int main(int argc, char **argv)
 	knob_write("pages_to_scan", pages_to_scan);
 	knob_write("sleep_millisecs", sleep_ms);
 	knob_write("io_hints", hints);
-	if (advisor && knob_write_str("advisor_mode", "scan-time"))
+	if (advisor && (knob_write("advisor_target_scan_time", advisor_target_s) ||
+			knob_write_str("advisor_mode", "scan-time")))
 		die("advisor_mode");
 	ballast = start_ballast();
 	knob_write("run", 1);
@@ -516,6 +522,7 @@ int main(int argc, char **argv)
 		die("pipe");
 	hm0 = knob("io_hints_pages_merged");
 	br0 = knob("io_hints_merges_broken");
+	ps0 = knob("pages_scanned");
 	cpu0 = ksmd_cpu_ms();
 	t0 = now();
 	for (n = 0; n < nproc; n++) {
@@ -587,14 +594,15 @@ int main(int argc, char **argv)
 	       t, (t95 >= 0 ? cpu95 / (t95 ? t95 : 1) : cpu_end / t) * 1000);
 	for (n = 0; n < NFIXED; n++)
 		printf(" s%d=%ld", fixed_s[n], fixed[n]);
-	printf(" sharing_end=%ld full_scans=%ld hint_merged=%ld merges_broken=%ld read_MiBps=%.1f data=%s\n",
-	       sharing, knob("full_scans"),
+	printf(" sharing_end=%ld full_scans=%ld scanned_per_s=%.0f hint_merged=%ld merges_broken=%ld read_MiBps=%.1f data=%s\n",
+	       sharing, knob("full_scans"), (knob("pages_scanned") - ps0) / t,
 	       hints ? knob("io_hints_pages_merged") - hm0 : 0,
 	       br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0,
 	       mibps / nproc, bad ? "CORRUPT" : "ok");
 	knob_write("run", 2);
 	knob_write("io_hints", 0);
 	knob_write_str("advisor_mode", "none");
+	knob_write("advisor_target_scan_time", 200);
 	knob_write("pages_to_scan", 100);
 	if (loop_fd >= 0)
 		close(loop_fd);

@@ -4,7 +4,8 @@
 # run-guest.sh BENCH READCOST RUNS CONFIG... - inside the booted bench
 # kernel, into the current directory (the result share):
 #
-# * readcost.txt: what a hint push costs pread(2) (ksm_hints_readcost);
+# * readcost.txt: what a hint push costs pread(2) (ksm_hints_readcost),
+#   unless READCOST is "-";
 # * for every CONFIG ("WORKLOAD:PROCS:BALLAST_MIB:IO", e.g. dup:4:256:direct
 #   or unique:2:256:buffered), RUNS runs of every mode, each run a CSV
 #   (CONFIG-MODE-rN.csv) and a line of results.txt:
@@ -12,7 +13,8 @@
 #
 # Modes of dup: stock (defaults), hints, pts (stock with pages_to_scan
 # raised so that ksmd's CPU per second equals the first hints run's) and
-# advisor (advisor_mode=scan-time); of unique: stock and hints.  Run N
+# advisor (advisor_mode=scan-time, advisor_target_scan_time 10 s); of
+# unique: stock and hints.  Run N
 # starts the mode list at a different mode (the first run with stock, then
 # hints, which gives pts its rate), so that no mode always runs first.
 bench=$1
@@ -21,8 +23,10 @@ runs=$3
 shift 3
 cap=${HINTS_CAP:-600}
 
-"$readcost" 21 >readcost.txt || { echo "readcost failed" >&2; exit 1; }
-grep RESULT readcost.txt
+if [ "$readcost" != - ]; then
+	"$readcost" >readcost.txt || { echo "readcost failed" >&2; exit 1; }
+	grep RESULT readcost.txt
+fi
 [ -f results.txt ] || : >results.txt
 
 field() { # field KEY LINE

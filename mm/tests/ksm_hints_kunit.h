@@ -14,6 +14,7 @@
 #include <linux/bitmap.h>
 #include <linux/completion.h>
 #include <linux/cpu.h>
+#include <linux/irq_work.h>
 #include <linux/kthread.h>
 
 #define FAKE_MM(n)	((struct mm_struct *)(0x10000UL * (n)))
@@ -195,7 +196,7 @@ static void ksm_hints_test_taken_full(struct kunit *test)
 	for (i = 1; i <= cap + 2; i++) {
 		migrate_disable();
 		ksm_hint_stack_push(stack, FAKE_MM(i), 0, 1);
-		ksm_hint_ring_drain(stack, &this_cpu_ptr(stack->rings)->ctx[0]);
+		ksm_hint_stack_drain(stack);
 		migrate_enable();
 	}
 	ksm_test_expect_stats(test, stack, cap + 2, 0, 2, 0, cap);
@@ -203,6 +204,51 @@ static void ksm_hints_test_taken_full(struct kunit *test)
 		ksm_test_expect_pop(test, stack, FAKE_MM(i), 0, 1);
 	KUNIT_EXPECT_FALSE(test, ksm_hint_stack_pop(stack, &hint));
 	ksm_test_expect_stats(test, stack, cap + 2, 0, 2, cap, 0);
+	ksm_hint_stack_free(stack);
+}
+
+struct ksm_test_irq_work {
+	struct irq_work work;
+	struct ksm_hint_stack *stack;
+	unsigned int level;
+};
+
+static void ksm_test_irq_work_fn(struct irq_work *work)
+{
+	struct ksm_test_irq_work *t = container_of(work, typeof(*t), work);
+	int i;
+
+	t->level = interrupt_context_level();
+	for (i = 11; i <= 13; i++)
+		ksm_hint_stack_push(t->stack, FAKE_MM(i), 0, 1);
+}
+
+/*
+ * Hints of two rings come back interleaved, newest first: a task pushes
+ * 1, 2, 3, then an interrupt on the same CPU (its own ring) 11, 12, 13:
+ *   -> pop 3, 13, 2, 12, 1, 11
+ */
+static void ksm_hints_test_interleave(struct kunit *test)
+{
+	struct ksm_hint_stack *stack = ksm_test_stack(test, 16);
+	struct ksm_test_irq_work t = { .stack = stack };
+	struct ksm_hint hint;
+	int i;
+
+	init_irq_work(&t.work, ksm_test_irq_work_fn);
+	migrate_disable();
+	for (i = 1; i <= 3; i++)
+		ksm_hint_stack_push(stack, FAKE_MM(i), 0, 1);
+	irq_work_queue(&t.work);
+	irq_work_sync(&t.work);
+	migrate_enable();
+	KUNIT_ASSERT_EQ(test, t.level, 2U);
+	for (i = 3; i >= 1; i--) {
+		ksm_test_expect_pop(test, stack, FAKE_MM(i), 0, 1);
+		ksm_test_expect_pop(test, stack, FAKE_MM(10 + i), 0, 1);
+	}
+	KUNIT_EXPECT_FALSE(test, ksm_hint_stack_pop(stack, &hint));
+	ksm_test_expect_stats(test, stack, 6, 0, 0, 6, 0);
 	ksm_hint_stack_free(stack);
 }
 
@@ -579,6 +625,7 @@ static struct kunit_case ksm_hints_test_cases[] = {
 	KUNIT_CASE(ksm_hints_test_coalesce),
 	KUNIT_CASE(ksm_hints_test_coalesce_after_pop),
 	KUNIT_CASE(ksm_hints_test_taken_full),
+	KUNIT_CASE(ksm_hints_test_interleave),
 	KUNIT_CASE(ksm_hints_test_concurrent_pushes),
 	KUNIT_CASE(ksm_hints_test_pop_while_pushing),
 	KUNIT_CASE(ksm_hints_test_iter),

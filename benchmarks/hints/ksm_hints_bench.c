@@ -450,7 +450,7 @@ int main(int argc, char **argv)
 	int report[2], go[2], opt, n, status;
 	double t0, mibps = 0, cpu0, t = 0;
 	pid_t ballast, pid[MAXPROC];
-	long hm0, br0, ps0, sharing = 0;
+	long hm0, br0, ps0, sharing = 0, broken = 0, hmerged = 0;
 	const char *mode = "stock";
 	FILE *csv;
 
@@ -567,6 +567,9 @@ int main(int argc, char **argv)
 			break;
 	}
 	fclose(csv);
+	/* Counted now: the readers' check below writes every page. */
+	broken = br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0;
+	hmerged = hints ? knob("io_hints_pages_merged") - hm0 : 0;
 	*stop_flag = 1;
 	for (n = 0; n < nproc; n++) {
 		double r;
@@ -596,9 +599,7 @@ int main(int argc, char **argv)
 		printf(" s%d=%ld", fixed_s[n], fixed[n]);
 	printf(" sharing_end=%ld full_scans=%ld scanned_per_s=%.0f hint_merged=%ld merges_broken=%ld read_MiBps=%.1f data=%s\n",
 	       sharing, knob("full_scans"), (knob("pages_scanned") - ps0) / t,
-	       hints ? knob("io_hints_pages_merged") - hm0 : 0,
-	       br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0,
-	       mibps / nproc, bad ? "CORRUPT" : "ok");
+	       hmerged, broken, mibps / nproc, bad ? "CORRUPT" : "ok");
 	knob_write("run", 2);
 	knob_write("io_hints", 0);
 	knob_write_str("advisor_mode", "none");

@@ -26,14 +26,16 @@ def med(vals):
     return statistics.median(vals)
 
 
-def fmt(vals, prec=1):
-    """median [min-max] of the values; 'never' for runs that did not get there."""
+def fmt(vals, prec=1, table=False):
+    """median [min-max] of the values (median (min-max) for a table);
+    'never' for runs that did not get there (negative values)."""
     ok = [v for v in vals if v is not None and v >= 0]
     if not ok:
         return "never"
-    s = "%.*f [%.*f-%.*f]" % (prec, statistics.median(ok), prec, min(ok), prec, max(ok))
+    s = ("%.*f (%.*f-%.*f)" if table else "%.*f [%.*f-%.*f]") % (
+        prec, statistics.median(ok), prec, min(ok), prec, max(ok))
     if len(ok) < len(vals):
-        s += " (%d of %d runs)" % (len(ok), len(vals))
+        s += (", %d of %d" if table else " (%d of %d runs)") % (len(ok), len(vals))
     return s
 
 
@@ -52,8 +54,42 @@ def load(d):
                 continue
             cfg, mode, run = parts[0], parts[1], int(parts[2])
             kv = dict(x.split("=", 1) for x in parts[4:] if "=" in x)
+            # Broken merges within the window: the CSV's last sample (the
+            # RESULT line of the first runs of 2026-12-02 read the counter
+            # after the readers' final check, whose writes break merges).
+            path = os.path.join(d, "%s-%s-r%d.csv" % (cfg, mode, run))
+            if os.path.exists(path):
+                with open(path) as c:
+                    last = list(csv.DictReader(c))[-1:]
+                if last and "merges_broken" in last[0]:
+                    kv["merges_broken"] = last[0]["merges_broken"]
             runs.setdefault(cfg, {}).setdefault(mode, []).append(kv)
     return runs
+
+
+def cell(vals, prec=1):
+    return fmt(vals, prec, table=True)
+
+
+def markdown(runs):
+    """One markdown table per workload: median (min-max) per configuration and mode."""
+    rows = ["| configuration | mode | runs | t50 (s) | t95 (s) | ksmd CPU to t95 (s) | ksmd CPU (ms/s) | "
+            "shared at 10 s | CoW-broken hinted merges | reads (MiB/s) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for cfg in sorted(runs, key=lambda c: (c.split("-")[0], int(c.split("-")[1]),
+                                           int(c.split("-")[2]), c)):
+        for m in ("stock", "hints", "pts", "advisor"):
+            lst = runs[cfg].get(m)
+            if not lst:
+                continue
+            label = {"pts": "stock, pages_to_scan %s" % lst[0]["pages_to_scan"],
+                     "advisor": "stock, advisor"}.get(m, m)
+            get = lambda k: [float(kv[k]) for kv in lst]
+            rows.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                cfg, label, len(lst), cell(get("t50")), cell(get("t95")), cell(get("cpu95"), 2),
+                cell(get("cpu_ms_per_s"), 0), cell(get("s10"), 0), cell(get("merges_broken"), 0),
+                cell(get("read_MiBps"))))
+    return "\n".join(rows) + "\n"
 
 
 def main():
@@ -64,15 +100,17 @@ def main():
     corrupt = 0
     rc = os.path.join(d, "readcost.txt")
     if os.path.exists(rc):
-        out.append("Read-path cost of a hint push (pread from tmpfs into mergeable memory, "
-                   "ksmd stopped, hints on vs off in alternating rounds, median ns per read [min-max])")
+        out.append("Read-path cost of a hint push (pread from tmpfs into mergeable memory, ksmd stopped; "
+                   "a mergeable and a plain process in alternating slices, io_hints phases off/on; "
+                   "median over the slice pairs, [min-max] over pairs of adjacent phases)")
         with open(rc) as f:
             for line in f:
                 if line.startswith("RESULT"):
                     kv = dict(x.split("=", 1) for x in line.split()[1:])
-                    out.append("  %6s B reads: off %s ns [%s-%s], on %s ns [%s-%s], overhead %s %% (%s rounds each)" % (
-                        kv["size"], kv["off_ns"], kv["off_min"], kv["off_max"], kv["on_ns"],
-                        kv["on_min"], kv["on_max"], kv["overhead_pct"], kv["rounds"]))
+                    out.append("  %6s B reads: %s ns each (plain process); hints cost %s %% [%s-%s] "
+                               "(%s slice pairs x %s phases)" % (
+                                   kv["size"], kv["plain_ns"], kv["overhead_pct"], kv["min_pct"],
+                                   kv["max_pct"], kv["pairs"], kv["phases"]))
                     rows.append({"config": "readcost-%s" % kv["size"], "mode": "hints-vs-off",
                                  "metric": "overhead_pct", "median": kv["overhead_pct"]})
         out.append("")
@@ -131,6 +169,9 @@ def main():
                 ", ksmd CPU over the window %s, t95 %s" % (ratio(h["cpu_end"], s["cpu_end"]),
                                                          ratio(h["t95"], s["t95"])))
         out.append("")
+    md = markdown(runs)
+    with open(os.path.join(d, "summary.md"), "w") as f:
+        f.write(md)
     out.append("data: %s" % ("every run read back its memory intact" if not corrupt
                              else "%d runs read back CORRUPT data" % corrupt))
     text = "\n".join(out) + "\n"

@@ -70,7 +70,7 @@ static unsigned long ksm_hints_fallbacks;
 
 DEFINE_STATIC_KEY_FALSE(ksm_hints_key);
 
-/* Default capacity: 64Ki hints of 32 bytes, 2 MiB */
+/* Default capacity: 64Ki hints of 56 bytes (ring and ksmd's), 3.5 MiB */
 #define KSM_HINTS_CAPACITY_DEFAULT	65536U
 #define KSM_HINTS_CAPACITY_MIN		16U
 #define KSM_HINTS_CAPACITY_MAX		(4U * 1024 * 1024)
@@ -95,6 +95,16 @@ static struct ksm_hint_stack __rcu *ksm_hints;
 /*
  * Hint stack
  */
+
+/*
+ * Is generation @a newer than @b?  0 is no generation (a slot never
+ * written or being written); generations wrap on 32-bit, where a push
+ * skips 0 and a ring holds far fewer than 2^31 of them.
+ */
+static inline bool gen_after(unsigned long a, unsigned long b)
+{
+	return a && (long)(a - b) > 0;
+}
 
 /* The slot that the @n-th write of a slot to @ring went to. */
 static struct ksm_hint_slot *ring_slot(const struct ksm_hint_stack *stack,
@@ -221,10 +231,12 @@ static __always_inline unsigned int ksm_hint_context(void)
 
 /*
  * The push, inlined into the read path's entry (__ksm_hint_range()) and
- * ksm_hint_stack_push().  Each context of a CPU has its own ring, and a
- * context never interrupts itself, so with preemption off nothing else
- * writes the ring meanwhile.  No read completes in NMI context; a push
- * from there would be dropped.
+ * ksm_hint_stack_push().  Each context of a CPU has its own ring: a
+ * softirq or hard interrupt that interrupts a push writes another ring,
+ * and preemption off keeps other tasks off the task ring, which on
+ * PREEMPT_RT also takes threaded softirqs and interrupt handlers (they
+ * run as tasks).  No read completes in NMI context; a push from there is
+ * dropped.
  */
 static __always_inline void __ksm_hint_stack_push(struct ksm_hint_stack *stack,
 						  struct mm_struct *mm,
@@ -242,8 +254,13 @@ static __always_inline void __ksm_hint_stack_push(struct ksm_hint_stack *stack,
 	ring = &this_cpu_ptr(stack->rings)->ctx[ctx];
 	head = ring->head;
 	gen = ++ring->gen;
+	if (unlikely(!gen)) {
+		/* Wrapped (32-bit): 0 is no generation. */
+		ring->gen = 1;
+		gen = 1;
+	}
 	slot = ring_slot(stack, ring, head - 1);
-	if (slot->gen > READ_ONCE(ring->drained) &&
+	if (gen_after(slot->gen, READ_ONCE(ring->drained)) &&
 	    ksm_hint_coalesces(&slot->hint, mm, start, nr_pages)) {
 		unsigned long end = max(slot->hint.start +
 					(slot->hint.nr_pages << PAGE_SHIFT),
@@ -285,8 +302,9 @@ out:
  * that ring, not yet taken by ksmd, grows it; otherwise it takes a new
  * slot, and if the ring is full the oldest hint is overwritten.  Stores to
  * that ring only, with preemption off: no lock, no atomic instruction,
- * interrupts left on, no shared cache line but the ring's @drained, which
- * ksmd writes when it takes hints.  Any context but NMI.
+ * interrupts left on; the only cache lines ksmd touches too are the
+ * ring's @drained, which it writes when it takes hints, and the slots it
+ * reads.  Any context but NMI.
  */
 void ksm_hint_stack_push(struct ksm_hint_stack *stack, struct mm_struct *mm,
 			 unsigned long start, unsigned long nr_pages)
@@ -323,9 +341,10 @@ static void ksm_hint_taken_push(struct ksm_hint_stack *stack,
 /*
  * Find the hints of a ring newer than its @drained, newest first from its
  * head.  A slot being written (generation 0) at the top is a hint being
- * grown: the next drain takes it.  The walk stops at the first slot taken
- * before, unwritten, or rewritten while the walk ran (the producer went
- * round the ring: what lay further back is lost).
+ * grown, or the oldest slot being rewritten by a producer that went round
+ * the ring: the next drain takes it.  The walk stops at the first slot
+ * taken before, unwritten, or rewritten while the walk ran (the producer
+ * went round the ring: what lay further back is lost).
  */
 static void ksm_hint_ring_scan(struct ksm_hint_stack *stack,
 			       struct ksm_hint_drain *d)
@@ -333,6 +352,7 @@ static void ksm_hint_ring_scan(struct ksm_hint_stack *stack,
 	unsigned long drained = d->ring->drained, gen;
 	unsigned int n;
 
+	d->old = drained;
 	/* Slots below head are written; pairs with the push. */
 	d->head = smp_load_acquire(&d->ring->head);
 	d->newest = 0;
@@ -347,7 +367,8 @@ static void ksm_hint_ring_scan(struct ksm_hint_stack *stack,
 			d->skip = 1;
 			continue;
 		}
-		if (gen <= drained || (d->newest && gen > d->newest))
+		if (!gen_after(gen, drained) ||
+		    (d->newest && gen_after(gen, d->newest)))
 			break;
 		if (!d->newest)
 			d->newest = gen;
@@ -359,9 +380,11 @@ static void ksm_hint_ring_scan(struct ksm_hint_stack *stack,
  * Take the new hints of every ring onto ksmd's stack, interleaved: the
  * newest of each ring, then the second newest of each, and so on, so
  * that readers on different CPUs take turns, as their reads did.  They
- * go on oldest first, so that the newest ends on top.  A slot rewritten
- * since ksm_hint_ring_scan() saw it is lost (or taken next time, if it
- * was a hint being grown).
+ * go on oldest first, so that the top is the newest hint of the first
+ * ring that had any.  Each ring's @drained moves before the copies, so
+ * that a push stops growing a hint being taken; a slot rewritten since
+ * ksm_hint_ring_scan() saw it is lost, or taken next time if it was a
+ * hint being grown.
  */
 static void ksm_hint_stack_drain(struct ksm_hint_stack *stack)
 {
@@ -372,9 +395,14 @@ static void ksm_hint_stack_drain(struct ksm_hint_stack *stack)
 	unsigned long gen;
 
 	for (i = 0; i < stack->nr_rings; i++) {
-		ksm_hint_ring_scan(stack, &stack->drain[i]);
-		most = max(most, stack->drain[i].nr);
+		d = &stack->drain[i];
+		ksm_hint_ring_scan(stack, d);
+		most = max(most, d->nr);
+		if (d->newest)
+			WRITE_ONCE(d->ring->drained, d->newest);
 	}
+	/* @drained before the copies; pairs with the producer's coalescing. */
+	smp_mb();
 	for (r = most; r-- > 0; ) {
 		for (i = stack->nr_rings; i-- > 0; ) {
 			d = &stack->drain[i];
@@ -384,7 +412,7 @@ static void ksm_hint_stack_drain(struct ksm_hint_stack *stack)
 					 d->head - 1 - d->skip - r);
 			/* gen before the fields; pairs with the push. */
 			gen = smp_load_acquire(&slot->gen);
-			if (gen <= d->ring->drained || gen > d->newest ||
+			if (!gen_after(gen, d->old) || gen_after(gen, d->newest) ||
 			    !ksm_hint_slot_read(slot, gen, &hint))
 				continue;
 			ksm_hint_taken_push(stack, &hint);
@@ -393,15 +421,13 @@ static void ksm_hint_stack_drain(struct ksm_hint_stack *stack)
 	}
 	for (i = 0; i < stack->nr_rings; i++) {
 		d = &stack->drain[i];
-		if (!d->newest)
-			continue;
-		WRITE_ONCE(d->ring->drained, d->newest);
-		WRITE_ONCE(d->ring->taken, d->ring->taken + d->took);
+		if (d->took)
+			WRITE_ONCE(d->ring->taken, d->ring->taken + d->took);
 	}
 }
 
 /**
- * ksm_hint_stack_pop() - take the newest hint
+ * ksm_hint_stack_pop() - take the hint on top: the newest of some ring
  * @stack: the stack
  * @hint: filled with the hint taken
  *
@@ -434,7 +460,7 @@ static unsigned long ksm_hint_ring_pending(struct ksm_hint_stack *stack,
 
 	for (n = 0; n < stack->ring_size; n++) {
 		gen = READ_ONCE(ring_slot(stack, ring, head - 1 - n)->gen);
-		if (gen <= drained)
+		if (!gen_after(gen, drained))
 			break;
 	}
 	return n;
@@ -456,19 +482,22 @@ void ksm_hint_stack_stats(struct ksm_hint_stack *stack,
 			struct ksm_hint_ring *ring = ksm_hint_ring_of(stack,
 								      cpu, ctx);
 
-			/* Counters of another CPU: exact only when quiet. */
-			unsigned long gen = data_race(ring->gen);
-			/* The same. */
+			/*
+			 * Counters of another CPU, exact only when quiet;
+			 * coalesced first: a push counts in gen first.
+			 */
 			unsigned long coalesced = data_race(ring->coalesced);
-			unsigned long pending = ksm_hint_ring_pending(stack,
-								      ring);
-			unsigned long kept = READ_ONCE(ring->taken) + pending;
+			unsigned long pending, kept, gen;
 
+			smp_rmb();	/* pairs with the push's release */
+			gen = data_race(ring->gen);
+			pending = ksm_hint_ring_pending(stack, ring);
+			kept = READ_ONCE(ring->taken) + pending;
 			stats->recorded += gen;
 			stats->coalesced += coalesced;
 			stats->held += pending;
 			/* Slots taken less the hints ksmd took or will. */
-			if (gen - coalesced > kept)
+			if (gen >= coalesced && gen - coalesced > kept)
 				stats->overwritten += gen - coalesced - kept;
 		}
 	}

@@ -91,6 +91,7 @@ struct ksm_hint_cpu {
 /**
  * struct ksm_hint_drain - what ksmd found in one ring when taking hints
  * @ring: the ring
+ * @old: its @drained before
  * @head: its @head then
  * @newest: generation of its newest new hint, 0 if it had none
  * @skip: 1 if its newest slot was being grown (taken next time)
@@ -99,6 +100,7 @@ struct ksm_hint_cpu {
  */
 struct ksm_hint_drain {
 	struct ksm_hint_ring *ring;
+	unsigned long old;
 	unsigned long head;
 	unsigned long newest;
 	unsigned int skip;
@@ -121,10 +123,13 @@ struct ksm_hint_drain {
  * @drain: ksmd's notes on each ring while it takes hints
  * @nr_rings: rings, and entries of @drain
  *
- * Per-CPU rings keep the read path free of shared cache lines and of
- * atomic instructions; ksmd takes the new hints of every ring onto
- * @taken, the rings interleaved, newest on top, each time it pops one.  Only ksmd (one task at
- * a time) pops and touches @taken and the rings' @drained.
+ * Per-CPU rings keep the read path free of locks and of atomic
+ * instructions; ksmd takes the new hints of every ring onto @taken, the
+ * rings interleaved, each ring's newest first, each time it pops one.
+ * Only ksmd (one task at a time) pops and touches @taken and the rings'
+ * @drained.  A ring holds what its CPU and context push between two of
+ * ksmd's batches: a burst from one reader beyond the ring's size loses
+ * its oldest hints even while the other rings are empty.
  */
 struct ksm_hint_stack {
 	struct ksm_hint_cpu __percpu *rings;

@@ -86,6 +86,17 @@ static unsigned int ksm_hints_scan_percent = 50;
 #define KSM_HINTS_YIELD_ONE	1024U
 static unsigned int ksm_hints_yield = KSM_HINTS_YIELD_ONE;
 
+/*
+ * What hinted visits may still spend on pages that merge nothing, in
+ * 1/KSM_HINTS_CREDIT_SCALE of a page: a page merged from a hint earns two
+ * pages, a hinted page visited (or a stale hint) costs one, and every
+ * batch earns 1/KSM_HINTS_CREDIT_SCALE of a page per page of the linear
+ * scan.  Hints get no pages while it is below one page.  Starts full.
+ */
+#define KSM_HINTS_CREDIT_SCALE	512L
+#define KSM_HINTS_CREDIT_MAX	(2048 * KSM_HINTS_CREDIT_SCALE)
+static long ksm_hints_credit = KSM_HINTS_CREDIT_MAX;
+
 /* Serialises the knobs that replace or free the stack. */
 static DEFINE_MUTEX(ksm_hints_knob_mutex);
 
@@ -884,32 +895,58 @@ static bool ksm_hints_drain_due(unsigned long last, unsigned long now)
  * The pages hints may have in a batch of @pages_to_scan: up to
  * io_hints_scan_percent of it, in proportion to what they yield (twice
  * the merged pages per visited page gets all of it), and at least one,
- * so that hints that start to yield are noticed.
+ * so that hints that start to yield are noticed; none while @credit is
+ * less than a page.
  */
 static unsigned long ksm_hints_budget(unsigned int pages_to_scan,
-				      unsigned int percent, unsigned int yield)
+				      unsigned int percent, unsigned int yield,
+				      long credit)
 {
 	u64 most = div_u64((u64)pages_to_scan * percent, 100);
 
-	if (!percent)
+	if (!percent || credit < KSM_HINTS_CREDIT_SCALE)
 		return 0;
 	most = div_u64(most * min(2 * yield, KSM_HINTS_YIELD_ONE),
 		       KSM_HINTS_YIELD_ONE);
 	return max_t(u64, most, 1);
 }
 
-/* The average yield after a batch that visited @visited and merged @merged */
+/*
+ * The average yield after a batch that visited @visited and merged
+ * @merged.  Good news counts in full (1/8 of the way to the batch's
+ * yield); bad news from fewer than 32 visited pages counts in proportion,
+ * so that a few one-page visits that miss do not undo what full batches
+ * found, while full batches that merge nothing bring it down to 0.
+ */
 static unsigned int ksm_hints_next_yield(unsigned int yield,
 					 unsigned long visited,
 					 unsigned long merged)
 {
-	unsigned int sample;
+	unsigned int sample, weight;
 
 	if (!visited)
 		return yield;
 	sample = min(merged, visited) * KSM_HINTS_YIELD_ONE / visited;
-	/* Rounded so that batches merging nothing bring it down to 0. */
-	return yield - DIV_ROUND_UP(yield, 8) + sample / 8;
+	if (sample >= yield)
+		return yield + DIV_ROUND_UP(sample - yield, 8);
+	weight = min(visited, 32UL);
+	return yield - DIV_ROUND_UP((yield - sample) * weight, 8 * 32);
+}
+
+/*
+ * The credit after a batch of @pages_to_scan linear pages in which hints
+ * used @used pages (visited or stale) and merged @merged: hints that
+ * merge nothing spend one page in KSM_HINTS_CREDIT_SCALE of the linear
+ * scan's, after a first 2048 pages (a first copy of what is read twice
+ * merges nothing yet); hints that merge pay for themselves.
+ */
+static long ksm_hints_next_credit(long credit, unsigned int pages_to_scan,
+				  unsigned long used, unsigned long merged)
+{
+	s64 next = (s64)credit + pages_to_scan;
+
+	next += ((s64)2 * merged - (s64)used) * KSM_HINTS_CREDIT_SCALE;
+	return clamp_t(s64, next, -KSM_HINTS_CREDIT_MAX, KSM_HINTS_CREDIT_MAX);
 }
 
 /**
@@ -918,8 +955,8 @@ static unsigned int ksm_hints_next_yield(unsigned int yield,
  *
  * Visits the newest hints first, on top of the linear scan's
  * @pages_to_scan, for at most ksm_hints_budget() pages: hints that merge
- * nothing cost a page per batch, not the linear scan's pace.  Every page
- * of a hint counts, visited or not, and a stale hint counts one.
+ * nothing cost one page in KSM_HINTS_CREDIT_SCALE of the linear scan's,
+ * not its pace.  A stale hint counts one page.
  * Called by ksmd with ksm_thread_mutex held.
  */
 void ksm_hints_scan(unsigned int pages_to_scan)
@@ -936,7 +973,7 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 	drained = !may_drain;
 	budget = ksm_hints_budget(pages_to_scan,
 				  READ_ONCE(ksm_hints_scan_percent),
-				  ksm_hints_yield);
+				  ksm_hints_yield, ksm_hints_credit);
 	while (used < budget) {
 		unsigned long merged = 0, fresh = 0;
 		long visited;
@@ -977,6 +1014,9 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 	ksm_hints_yield = ksm_hints_next_yield(ksm_hints_yield,
 					       visited_all - fresh_all,
 					       merged_all);
+	ksm_hints_credit = ksm_hints_next_credit(ksm_hints_credit,
+						 pages_to_scan, used,
+						 merged_all);
 	if (may_drain && drained)
 		ksm_hints_drained_at = jiffies;
 }
@@ -1157,6 +1197,7 @@ static ssize_t io_hints_store(struct kobject *kobj,
 		ksm_hints_replace_stack(NULL);
 		/* Hints start with their full share when turned on again. */
 		WRITE_ONCE(ksm_hints_yield, KSM_HINTS_YIELD_ONE);
+		WRITE_ONCE(ksm_hints_credit, KSM_HINTS_CREDIT_MAX);
 	}
 	mutex_unlock(&ksm_hints_knob_mutex);
 	return err ?: count;

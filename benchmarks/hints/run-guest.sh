@@ -11,12 +11,12 @@
 #   (CONFIG-MODE-rN.csv) and a line of results.txt:
 #   "CONFIG MODE N RESULT key=value...".
 #
-# Modes of dup: stock (defaults), hints, pts (stock with pages_to_scan
-# raised so that ksmd's CPU per second equals the first hints run's) and
-# advisor (advisor_mode=scan-time, advisor_target_scan_time 10 s); of
-# unique: stock and hints.  Run N
-# starts the mode list at a different mode (the first run with stock, then
-# hints, which gives pts its rate), so that no mode always runs first.
+# Modes of dup: stock (defaults), hints, advisor (advisor_mode=scan-time,
+# advisor_target_scan_time 10 s) and pts (stock with pages_to_scan raised
+# so that ksmd's CPU per second equals the hints runs'); of unique: stock
+# and hints.  Run N starts the mode list at a different mode, so that no
+# mode always runs first; the pts runs come after all runs of the other
+# modes, which give them their rate (the medians of stock and hints).
 bench=$1
 readcost=$2
 runs=$3
@@ -33,15 +33,19 @@ field() { # field KEY LINE
 	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
 }
 
-# pages_to_scan that gives stock the ksmd CPU per second of the first
-# hints run of config $1: stock's pages_to_scan times the CPU ratio.
+median() { # median < numbers, one per line
+	sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# pages_to_scan that gives stock the ksmd CPU per second of the hints runs
+# of config $1: stock's pages_to_scan times the ratio of the medians.
 equal_cpu_pts() {
 	local s h
-	s=$(field cpu_ms_per_s "$(grep "^$1 stock 1 " results.txt)")
-	h=$(field cpu_ms_per_s "$(grep "^$1 hints 1 " results.txt)")
-	[ -n "$s" ] && [ -n "$h" ] || { echo "no first stock and hints runs of $1" >&2; return 1; }
+	s=$(grep "^$1 stock " results.txt | while read -r l; do field cpu_ms_per_s "$l"; done | median)
+	h=$(grep "^$1 hints " results.txt | while read -r l; do field cpu_ms_per_s "$l"; done | median)
+	[ -n "$s" ] && [ -n "$h" ] || { echo "no stock and hints runs of $1" >&2; return 1; }
 	awk -v s="$s" -v h="$h" 'BEGIN { p = int(100 * h / s + 0.5); print (p < 100 ? 100 : p) }'
-	echo "bench: $1: pts runs at ksmd CPU ${h} ms/s (hints) vs ${s} ms/s (stock)" >&2
+	echo "bench: $1: pts runs at ksmd CPU ${h} ms/s (hints, median) vs ${s} ms/s (stock, median)" >&2
 }
 
 for cfg in "$@"; do
@@ -52,31 +56,41 @@ for cfg in "$@"; do
 		modes=(stock hints)
 		win=(-s "${HINTS_UNIQUE_SECONDS:-90}")
 	else
-		modes=(stock hints pts advisor)
+		modes=(stock hints advisor)
 		win=(-s "$cap" -M 20)
 	fi
 	name=${cfg//:/-}
 	pts=
+	runlist=()
 	for ((r = 1; r <= runs; r++)); do
 		k=$(((r - 1) % ${#modes[@]}))
-		order=("${modes[@]:k}" "${modes[@]:0:k}")
-		for mode in "${order[@]}"; do
-			args=(-w "$work" -n "$procs" -b "$ballast" $dflag "${win[@]}")
-			case $mode in
-			pts)
-				[ -n "$pts" ] || pts=$(equal_cpu_pts "$name") || exit 1
-				args+=(-m stock -p "$pts") ;;
-			*) args+=(-m "$mode") ;;
-			esac
-			echo "bench: $name $mode run $r"
-			if ! "$bench" "${args[@]}" -o "$name-$mode-r$r.csv" >"$name-$mode-r$r.log" 2>&1; then
-				echo "bench: $name $mode run $r failed:" >&2
-				cat "$name-$mode-r$r.log" >&2
-				exit 1
-			fi
-			line=$(grep '^RESULT' "$name-$mode-r$r.log")
-			echo "$name $mode $r $line" >>results.txt
-			echo "  $line"
+		for mode in "${modes[@]:k}" "${modes[@]:0:k}"; do
+			runlist+=("$mode:$r")
 		done
+	done
+	if [ "$work" != unique ]; then
+		for ((r = 1; r <= runs; r++)); do
+			runlist+=("pts:$r")
+		done
+	fi
+	for run in "${runlist[@]}"; do
+		mode=${run%:*}
+		r=${run#*:}
+		args=(-w "$work" -n "$procs" -b "$ballast" $dflag "${win[@]}")
+		case $mode in
+		pts)
+			[ -n "$pts" ] || pts=$(equal_cpu_pts "$name") || exit 1
+			args+=(-m stock -p "$pts") ;;
+		*) args+=(-m "$mode") ;;
+		esac
+		echo "bench: $name $mode run $r"
+		if ! "$bench" "${args[@]}" -o "$name-$mode-r$r.csv" >"$name-$mode-r$r.log" 2>&1; then
+			echo "bench: $name $mode run $r failed:" >&2
+			cat "$name-$mode-r$r.log" >&2
+			exit 1
+		fi
+		line=$(grep '^RESULT' "$name-$mode-r$r.log")
+		echo "$name $mode $r $line" >>results.txt
+		echo "  $line"
 	done
 done

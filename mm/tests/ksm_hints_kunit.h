@@ -552,38 +552,123 @@ static void ksm_hints_test_drain_rate(struct kunit *test)
 
 /*
  * Hints get pages in proportion to their yield, within the knob's share,
- * and at least one per batch; the average yield follows what batches
- * merged.
+ * and at least one per batch while they have credit; the average yield
+ * follows what batches merged.
  */
 static void ksm_hints_test_budget(struct kunit *test)
 {
+	const long full = KSM_HINTS_CREDIT_MAX, page = KSM_HINTS_CREDIT_SCALE;
 	const unsigned int one = KSM_HINTS_YIELD_ONE;
 	unsigned int yield = one, i;
 
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one), 50UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one / 2), 50UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one / 4), 25UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 100, one), 100UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, 0), 1UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 0, one), 0UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(1, 50, one), 1UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(30000, 50, 0), 1UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one, full), 50UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one / 2, full), 50UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one / 4, full), 25UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 100, one, full), 100UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, 0, full), 1UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 0, one, full), 0UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(1, 50, one, full), 1UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(30000, 50, 0, full), 1UL);
 	/* No overflow at the largest pages_to_scan. */
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(UINT_MAX, 100, one),
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(UINT_MAX, 100, one, full),
 			(unsigned long)UINT_MAX);
+	/* Nothing without a page of credit, all of it with one. */
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one, page - 1), 0UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one, -full), 0UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one, page), 50UL);
 
 	/* Batches that merge nothing: down to the one-page floor... */
 	for (i = 0; i < 100; i++)
 		yield = ksm_hints_next_yield(yield, 50, 0);
 	KUNIT_EXPECT_EQ(test, yield, 0U);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(1000, 50, yield), 1UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(1000, 50, yield, full), 1UL);
 	/* ...no visit, no change... */
 	KUNIT_EXPECT_EQ(test, ksm_hints_next_yield(yield, 0, 0), yield);
 	/* ...and back within a few batches that merge all they visit. */
 	for (i = 0; i < 12; i++)
 		yield = ksm_hints_next_yield(yield, 1, 2);
 	KUNIT_EXPECT_GE(test, yield, one / 2);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, yield), 50UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, yield, full), 50UL);
+}
+
+/*
+ * Bad news from a few pages counts little: twenty one-page visits that
+ * miss leave hints that merged nearly their whole share, thirty full
+ * batches that miss take it down to a page or two.
+ */
+static void ksm_hints_test_yield_weight(struct kunit *test)
+{
+	const long full = KSM_HINTS_CREDIT_MAX;
+	unsigned int yield = KSM_HINTS_YIELD_ONE, i;
+
+	for (i = 0; i < 20; i++)
+		yield = ksm_hints_next_yield(yield, 1, 0);
+	KUNIT_EXPECT_GE(test, ksm_hints_budget(100, 50, yield, full), 45UL);
+
+	yield = KSM_HINTS_YIELD_ONE;
+	for (i = 0; i < 30; i++)
+		yield = ksm_hints_next_yield(yield, 50, 0);
+	KUNIT_EXPECT_LE(test, ksm_hints_budget(100, 50, yield, full), 2UL);
+
+	/* A batch that merged half of what it visited pulls up a low yield. */
+	yield = 0;
+	yield = ksm_hints_next_yield(yield, 10, 5);
+	KUNIT_EXPECT_EQ(test, yield, KSM_HINTS_YIELD_ONE / 16);
+}
+
+/* One ksmd batch of @pages_to_scan whose hinted visits merge @merge_per_visit */
+static unsigned long ksm_hints_test_batch(unsigned int *yield, long *credit,
+					  unsigned int pages_to_scan,
+					  unsigned long merge_per_visit)
+{
+	unsigned long used = ksm_hints_budget(pages_to_scan, 50, *yield,
+					      *credit);
+
+	*yield = ksm_hints_next_yield(*yield, used, used * merge_per_visit);
+	*credit = ksm_hints_next_credit(*credit, pages_to_scan, used,
+					used * merge_per_visit);
+	return used;
+}
+
+/*
+ * Hints that merge nothing cost at most 2048 pages and then one page in
+ * KSM_HINTS_CREDIT_SCALE of the linear scan's, and are still visited
+ * that often; hints that merge keep their whole share.
+ */
+static void ksm_hints_test_credit(struct kunit *test)
+{
+	const long full = KSM_HINTS_CREDIT_MAX, page = KSM_HINTS_CREDIT_SCALE;
+	unsigned long used = 0, late = 0;
+	unsigned int yield = KSM_HINTS_YIELD_ONE, i;
+	long credit = full;
+
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(full, 100, 50, 0),
+			full - 50 * page + 100);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(full, 100, 0, 0), full);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(-full, 0, 100, 0), -full);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(0, UINT_MAX, 0, 0), full);
+	/* Merging one page in two visited pays its way. */
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(page, 0, 50, 25), page);
+
+	for (i = 0; i < 10000; i++) {
+		unsigned long n = ksm_hints_test_batch(&yield, &credit, 100, 0);
+
+		used += n;
+		if (i >= 9000)
+			late += n;
+	}
+	KUNIT_EXPECT_LE(test, used, 2048UL + 10000 * 100 / page + 50);
+	KUNIT_EXPECT_GE(test, late, 1000 * 100 / page - 1);
+	KUNIT_EXPECT_LE(test, late, 1000 * 100 / page + 1);
+
+	/* Pages that merge with a KSM page at every visit: all the share. */
+	for (i = 0; i < 100; i++)
+		ksm_hints_test_batch(&yield, &credit, 100, 1);
+	for (i = 0; i < 100; i++)
+		KUNIT_EXPECT_EQ(test,
+				ksm_hints_test_batch(&yield, &credit, 100, 1),
+				50UL);
+	KUNIT_EXPECT_EQ(test, credit, full);
 }
 
 /*
@@ -639,6 +724,8 @@ static struct kunit_case ksm_hints_test_cases[] = {
 	KUNIT_CASE(ksm_hints_test_index),
 	KUNIT_CASE(ksm_hints_test_drain_rate),
 	KUNIT_CASE(ksm_hints_test_budget),
+	KUNIT_CASE(ksm_hints_test_yield_weight),
+	KUNIT_CASE(ksm_hints_test_credit),
 	KUNIT_CASE(ksm_hints_test_fallback),
 	{},
 };

@@ -77,7 +77,8 @@ DEFINE_STATIC_KEY_FALSE(ksm_hints_key);
 
 static unsigned int ksm_hints_capacity = KSM_HINTS_CAPACITY_DEFAULT;
 /* Hinted pages per batch at most, in percent of pages_to_scan, on top */
-static unsigned int ksm_hints_scan_percent = 50;
+#define KSM_HINTS_SCAN_PERCENT_MAX	1000U
+static unsigned int ksm_hints_scan_percent = 400;
 
 /*
  * What hinted visits yielded lately: pages merged per page visited, in
@@ -1246,7 +1247,8 @@ static ssize_t io_hints_scan_percent_store(struct kobject *kobj,
 {
 	unsigned int percent;
 
-	if (kstrtouint(buf, 10, &percent) || percent > 100)
+	if (kstrtouint(buf, 10, &percent) ||
+	    percent > KSM_HINTS_SCAN_PERCENT_MAX)
 		return -EINVAL;
 	WRITE_ONCE(ksm_hints_scan_percent, percent);
 	return count;

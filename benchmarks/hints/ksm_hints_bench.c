@@ -450,7 +450,8 @@ int main(int argc, char **argv)
 	int report[2], go[2], opt, n, status;
 	double t0, mibps = 0, cpu0, t = 0;
 	pid_t ballast, pid[MAXPROC];
-	long hm0, br0, ps0, sharing = 0, broken = 0, hmerged = 0;
+	long hm0, hv0, br0, ps0, sharing = 0, broken = 0, hmerged = 0;
+	long hvisited = 0, scanned95 = -1, percent;
 	const char *mode = "stock";
 	FILE *csv;
 
@@ -521,6 +522,8 @@ int main(int argc, char **argv)
 	if (pipe(report) || pipe(go))
 		die("pipe");
 	hm0 = knob("io_hints_pages_merged");
+	hv0 = knob("io_hints_pages_visited");
+	percent = knob("io_hints_scan_percent");
 	br0 = knob("io_hints_merges_broken");
 	ps0 = knob("pages_scanned");
 	cpu0 = ksmd_cpu_ms();
@@ -535,9 +538,10 @@ int main(int argc, char **argv)
 	csv = fopen(csv_path, "w");
 	if (!csv)
 		die(csv_path);
-	fprintf(csv, "t_s,pages_sharing,pages_shared,hint_merged,ksmd_cpu_ms,full_scans,merges_broken\n");
+	fprintf(csv, "t_s,pages_sharing,pages_shared,hint_merged,ksmd_cpu_ms,full_scans,merges_broken,pages_scanned\n");
 	for (i = 0; ; i++) {
 		double due = t0 + i * interval_ms / 1000.0, tn = now(), cpu;
+		long scanned;
 		int k;
 
 		if (due > tn)
@@ -545,11 +549,13 @@ int main(int argc, char **argv)
 		t = i * interval_ms / 1000.0;
 		sharing = knob("pages_sharing");
 		cpu = ksmd_cpu_ms() - cpu0;
-		fprintf(csv, "%.1f,%ld,%ld,%ld,%.0f,%ld,%ld\n", t, sharing,
+		scanned = knob("pages_scanned") - ps0;
+		fprintf(csv, "%.1f,%ld,%ld,%ld,%.0f,%ld,%ld,%ld\n", t, sharing,
 			knob("pages_shared"),
 			hints ? knob("io_hints_pages_merged") - hm0 : 0,
 			cpu, knob("full_scans"),
-			br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0);
+			br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0,
+			scanned);
 		for (k = 0; k < NFIXED; k++)
 			if (fixed[k] < 0 && t >= fixed_s[k] - 1e-6)
 				fixed[k] = sharing;
@@ -560,6 +566,7 @@ int main(int argc, char **argv)
 		if (t95 < 0 && sharing >= 0.95 * target) {
 			t95 = t;
 			cpu95 = cpu / 1000;
+			scanned95 = scanned;
 		}
 		cpu_end = cpu / 1000;
 		if (t >= cap_s - 1e-6 ||
@@ -570,6 +577,7 @@ int main(int argc, char **argv)
 	/* Counted now: the readers' check below writes every page. */
 	broken = br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0;
 	hmerged = hints ? knob("io_hints_pages_merged") - hm0 : 0;
+	hvisited = hints ? knob("io_hints_pages_visited") - hv0 : 0;
 	*stop_flag = 1;
 	for (n = 0; n < nproc; n++) {
 		double r;
@@ -597,9 +605,10 @@ int main(int argc, char **argv)
 	       t, (t95 >= 0 ? cpu95 / (t95 ? t95 : 1) : cpu_end / t) * 1000);
 	for (n = 0; n < NFIXED; n++)
 		printf(" s%d=%ld", fixed_s[n], fixed[n]);
-	printf(" sharing_end=%ld full_scans=%ld scanned_per_s=%.0f hint_merged=%ld merges_broken=%ld read_MiBps=%.1f data=%s\n",
+	printf(" sharing_end=%ld full_scans=%ld scanned_per_s=%.0f scanned95=%ld hint_merged=%ld hint_visited=%ld hints_percent=%ld merges_broken=%ld read_MiBps=%.1f data=%s\n",
 	       sharing, knob("full_scans"), (knob("pages_scanned") - ps0) / t,
-	       hmerged, broken, mibps / nproc, bad ? "CORRUPT" : "ok");
+	       scanned95, hmerged, hvisited, percent, broken, mibps / nproc,
+	       bad ? "CORRUPT" : "ok");
 	knob_write("run", 2);
 	knob_write("io_hints", 0);
 	knob_write_str("advisor_mode", "none");

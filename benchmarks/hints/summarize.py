@@ -13,9 +13,11 @@ import statistics
 import sys
 
 FIXED = (10, 30, 60, 90, 120)
-# ksmd's budget for hinted pages at the defaults: io_hints_scan_percent
-# (50) of pages_to_scan (100) per sleep_millisecs (20).
-HINT_PAGES_PER_S = 100 * 50 / 100 * 1000 / 20
+# ksmd's budget for hinted pages: io_hints_scan_percent (as the hints
+# runs report it; 50 in results from before they did) of pages_to_scan
+# (100) per batch, a batch per sleep_millisecs (20) at most.
+DEFAULT_PERCENT = 50
+BATCHES_PER_S = 1000 / 20
 CORPUS_PAGES = 4096
 
 
@@ -147,18 +149,27 @@ def main():
                              "median": "" if v is None else "%.3f" % v})
         s, h = meds.get("stock", {}), meds.get("hints", {})
         if work == "dup" and h:
-            bound = 0.95 * procs * CORPUS_PAGES / HINT_PAGES_PER_S
+            need = 0.95 * procs * CORPUS_PAGES
+            pct = med([float(kv.get("hints_percent", DEFAULT_PERCENT)) for kv in modes["hints"]])
+            per_batch = 100 * pct / 100
+            bound = need / (per_batch * BATCHES_PER_S)
             # Batches ksmd really ran per second: stock scans pages_to_scan
             # (100) pages a batch, every one counted in pages_scanned.
             rate = med([float(kv["scanned_per_s"]) for kv in modes["stock"]
                         if "scanned_per_s" in kv])
-            real = (0.95 * procs * CORPUS_PAGES / (rate / 100 * 50)) if rate else None
+            real = (need / (rate / 100 * per_batch)) if rate else None
+            # The hints runs' own batches until t95 (they are slower while
+            # hints take their share): hint pages those batches offered,
+            # per hinted page needed.
+            own = med([float(kv["scanned95"]) / 100 * per_batch / need for kv in modes["hints"]
+                       if float(kv.get("scanned95", -1)) > 0])
             out.append("  hints t95 / stock t95 %s; hints ksmd CPU to t95 / stock's %s; "
-                       "hints t95 / hint-budget bound %s (%.1f s at 50 pages per 20 ms)%s" % (
+                       "hints t95 / hint-budget bound %s (%.1f s at %g pages per 20 ms)%s%s" % (
                            ratio(h["t95"], s["t95"]), ratio(h["cpu95"], s["cpu95"]),
-                           ratio(h["t95"], bound), bound,
-                           "" if not real else ", %s (%.1f s at 50 pages per batch of stock's %.1f batches/s)" % (
-                               ratio(h["t95"], real), real, rate / 100)))
+                           ratio(h["t95"], bound), bound, per_batch,
+                           "" if not real else ", %s (%.1f s at %g pages per batch of stock's %.1f batches/s)" % (
+                               ratio(h["t95"], real), real, per_batch, rate / 100),
+                           "" if own is None else ", %.2f (at the hints runs' own batch rate until t95)" % own))
             for m in ("pts", "advisor"):
                 if m in meds:
                     out.append("  %s t95 / hints t95 %s" % (m, ratio(meds[m]["t95"], h["t95"])))

@@ -550,7 +550,7 @@ static void test_knobs(void)
 		{ "io_hints", "2" }, { "io_hints", "-1" }, { "io_hints", "on" },
 		{ "io_hints_capacity", "15" }, { "io_hints_capacity", "4194305" },
 		{ "io_hints_capacity", "-16" }, { "io_hints_capacity", "1k" },
-		{ "io_hints_scan_percent", "101" },
+		{ "io_hints_scan_percent", "1001" },
 		{ "io_hints_scan_percent", "-1" },
 		{ "io_hints_scan_percent", "50%" },
 	};
@@ -575,8 +575,8 @@ static void test_knobs(void)
 	knob_set("io_hints_capacity", 16);
 	ok &= knob("io_hints_capacity") == 16;
 	knob_set("io_hints_capacity", 65536);
-	knob_set("io_hints_scan_percent", 100);
-	ok &= knob("io_hints_scan_percent") == 100;
+	knob_set("io_hints_scan_percent", 1000);
+	ok &= knob("io_hints_scan_percent") == 1000;
 	knob_set("io_hints_scan_percent", 50);
 	ksft_test_result(ok, "knobs reject bad values and keep their value\n");
 }

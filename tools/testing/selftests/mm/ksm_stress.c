@@ -813,7 +813,7 @@ static void flip_knob(uint64_t *x)
 		{ "patch_candidates", { 1, 2, 8 } },
 		{ "pages_to_scan", { 500, 2000, 4000 } },
 		{ "nru_cold_secs", { 1, 2, 4 } },
-		{ "io_hints_scan_percent", { 0, 50, 99 } },
+		{ "io_hints_scan_percent", { 0, 50, 400 } },
 	};
 	unsigned int k = rnd(x) % ARRAY_SIZE(f);
 

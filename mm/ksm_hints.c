@@ -88,11 +88,12 @@ static unsigned int ksm_hints_scan_percent = 400;
 static unsigned int ksm_hints_yield = KSM_HINTS_YIELD_ONE;
 
 /*
- * What hinted visits may still spend on pages that merge nothing, in
- * 1/KSM_HINTS_CREDIT_SCALE of a page: a page merged from a hint earns two
- * pages, a hinted page visited (or a stale hint) costs one, and every
- * batch earns 1/KSM_HINTS_CREDIT_SCALE of a page per page of the linear
- * scan.  Hints get no pages while it is below one page.  Starts full.
+ * What hinted visits may still spend, in 1/KSM_HINTS_CREDIT_SCALE of a
+ * page: a page merged from a hint earns two pages, a hinted page visited
+ * (or a stale hint) costs one, a first copy (see ksm_hints_scan()) costs
+ * less the more hints yield, and every batch earns 1/KSM_HINTS_CREDIT_SCALE
+ * of a page per page of the linear scan.  A batch's hints spend no more
+ * than it holds: none while it holds less than a page.  Starts full.
  */
 #define KSM_HINTS_CREDIT_SCALE	512L
 #define KSM_HINTS_CREDIT_MAX	(2048 * KSM_HINTS_CREDIT_SCALE)
@@ -862,13 +863,16 @@ void *ksm_hint_index_find(struct ksm_hint_index *index, unsigned long addr,
 static struct ksm_hint ksm_hint_cursor;
 
 /**
- * ksm_hints_forget_cursor() - drop the hint ksmd is working through
+ * ksm_hints_forget() - drop the hint in progress and what hints yielded
  *
- * Called with ksm_thread_mutex held.
+ * Hints start with their full share and credit when turned on again.
+ * Called with ksm_thread_mutex held, as ksmd's batches are.
  */
-void ksm_hints_forget_cursor(void)
+void ksm_hints_forget(void)
 {
 	ksm_hint_cursor.nr_pages = 0;
+	ksm_hints_yield = KSM_HINTS_YIELD_ONE;
+	ksm_hints_credit = KSM_HINTS_CREDIT_MAX;
 }
 
 /*
@@ -896,8 +900,8 @@ static bool ksm_hints_drain_due(unsigned long last, unsigned long now)
  * The pages hints may have in a batch of @pages_to_scan: up to
  * io_hints_scan_percent of it, in proportion to what they yield (twice
  * the merged pages per visited page gets all of it), and at least one,
- * so that hints that start to yield are noticed; none while @credit is
- * less than a page.
+ * so that hints that start to yield are noticed; never more than @credit
+ * holds, so none while it holds less than a page.
  */
 static unsigned long ksm_hints_budget(unsigned int pages_to_scan,
 				      unsigned int percent, unsigned int yield,
@@ -909,6 +913,7 @@ static unsigned long ksm_hints_budget(unsigned int pages_to_scan,
 		return 0;
 	most = div_u64(most * min(2 * yield, KSM_HINTS_YIELD_ONE),
 		       KSM_HINTS_YIELD_ONE);
+	most = min_t(u64, most, credit / KSM_HINTS_CREDIT_SCALE);
 	return max_t(u64, most, 1);
 }
 
@@ -927,7 +932,8 @@ static unsigned int ksm_hints_next_yield(unsigned int yield,
 
 	if (!visited)
 		return yield;
-	sample = min(merged, visited) * KSM_HINTS_YIELD_ONE / visited;
+	sample = div64_ul((u64)min(merged, visited) * KSM_HINTS_YIELD_ONE,
+			  visited);
 	if (sample >= yield)
 		return yield + DIV_ROUND_UP(sample - yield, 8);
 	weight = min(visited, 32UL);
@@ -935,19 +941,37 @@ static unsigned int ksm_hints_next_yield(unsigned int yield,
 }
 
 /*
+ * The pages of @fresh first copies that hints do not pay for at @yield:
+ * all of them when every other visit merges, none below half that.  While
+ * hints merge, a first copy is the start of a merge; while they do not, it
+ * is a miss like any other.
+ */
+static unsigned long ksm_hints_free(unsigned long fresh, unsigned int yield)
+{
+	unsigned int over = 2 * min(yield, KSM_HINTS_YIELD_ONE);
+
+	if (over <= KSM_HINTS_YIELD_ONE)
+		return 0;
+	return div64_ul((u64)fresh * (over - KSM_HINTS_YIELD_ONE),
+			KSM_HINTS_YIELD_ONE);
+}
+
+/*
  * The credit after a batch of @pages_to_scan linear pages in which hints
- * used @used pages (visited or stale) and merged @merged: hints that
- * merge nothing spend one page in KSM_HINTS_CREDIT_SCALE of the linear
- * scan's, after a first 2048 pages (a first copy of what is read twice
- * merges nothing yet); hints that merge pay for themselves.
+ * used @used pages (visited or stale), @free of them unpaid, and merged
+ * @merged: hints that merge nothing spend one page per
+ * KSM_HINTS_CREDIT_SCALE of the linear scan's, after a first 2048 pages;
+ * hints that merge one page in two pay their way.
  */
 static long ksm_hints_next_credit(long credit, unsigned int pages_to_scan,
-				  unsigned long used, unsigned long merged)
+				  unsigned long used, unsigned long merged,
+				  unsigned long free)
 {
 	s64 next = (s64)credit + pages_to_scan;
 
-	next += ((s64)2 * merged - (s64)used) * KSM_HINTS_CREDIT_SCALE;
-	return clamp_t(s64, next, -KSM_HINTS_CREDIT_MAX, KSM_HINTS_CREDIT_MAX);
+	next += ((s64)2 * merged + (s64)min(free, used) - (s64)used) *
+		KSM_HINTS_CREDIT_SCALE;
+	return clamp_t(s64, next, 0, KSM_HINTS_CREDIT_MAX);
 }
 
 /**
@@ -1011,13 +1035,18 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 	}
 	ksm_hints_pages_visited += visited_all;
 	ksm_hints_pages_merged += merged_all;
-	/* First copies are not failures: they may merge with the next. */
+	/*
+	 * First copies are not failures: they may merge with the next; they
+	 * cost credit unless the other visits merge.
+	 */
+	ksm_hints_credit = ksm_hints_next_credit(ksm_hints_credit,
+						 pages_to_scan, used,
+						 merged_all,
+						 ksm_hints_free(fresh_all,
+								ksm_hints_yield));
 	ksm_hints_yield = ksm_hints_next_yield(ksm_hints_yield,
 					       visited_all - fresh_all,
 					       merged_all);
-	ksm_hints_credit = ksm_hints_next_credit(ksm_hints_credit,
-						 pages_to_scan, used,
-						 merged_all);
 	if (may_drain && drained)
 		ksm_hints_drained_at = jiffies;
 }
@@ -1196,9 +1225,6 @@ static ssize_t io_hints_store(struct kobject *kobj,
 		static_branch_disable(&ksm_hints_key);
 		ksm_hints_quiesce();
 		ksm_hints_replace_stack(NULL);
-		/* Hints start with their full share when turned on again. */
-		WRITE_ONCE(ksm_hints_yield, KSM_HINTS_YIELD_ONE);
-		WRITE_ONCE(ksm_hints_credit, KSM_HINTS_CREDIT_MAX);
 	}
 	mutex_unlock(&ksm_hints_knob_mutex);
 	return err ?: count;

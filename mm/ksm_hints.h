@@ -226,6 +226,6 @@ void ksm_hints_quiesce(void);
  */
 int ksm_hints_init(struct kobject *kobj);
 void ksm_hints_scan(unsigned int pages_to_scan);
-void ksm_hints_forget_cursor(void);
+void ksm_hints_forget(void);
 
 #endif /* _MM_KSM_HINTS_H */

@@ -27,13 +27,14 @@
  * memory byte for byte, then again after copy-on-write writes.
  *
  * Output: CSV rows "t_s,pages_sharing,pages_shared,hint_merged,
- * ksmd_cpu_ms,full_scans,merges_broken" and a last line "RESULT
- * key=value ..." with the times to 50 % and 95 % of the duplicates
- * merged (t50, t95; -1 if never), ksmd CPU seconds until then (cpu50,
- * cpu95), pages_sharing at fixed times (s10, s30, s60, s90, s120; -1
- * if the run had ended), pages ksmd scanned per second (pages_scanned),
- * hinted merges broken by copy-on-write during the run, and the readers'
- * throughput.
+ * ksmd_cpu_ms,full_scans,merges_broken,pages_scanned" and a last line
+ * "RESULT key=value ..." with the times to 50 % and 95 % of the
+ * duplicates merged (t50, t95; -1 if never), ksmd CPU seconds until then
+ * (cpu50, cpu95), pages_sharing at fixed times (s10, s30, s60, s90, s120;
+ * -1 if the run had ended), pages the linear scan visited per second
+ * (scanned_per_s) and until t95 (scanned95), hinted pages visited and
+ * merged, io_hints_scan_percent, hinted merges broken by copy-on-write
+ * during the run, and the readers' throughput.
  */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -148,7 +148,11 @@ def main():
                 rows.append({"config": cfg, "mode": label, "metric": k,
                              "median": "" if v is None else "%.3f" % v})
         s, h = meds.get("stock", {}), meds.get("hints", {})
-        if work == "dup" and h:
+        pct_ok = all(float(kv.get("hints_percent", DEFAULT_PERCENT)) > 0
+                     for kv in modes.get("hints", []))
+        if work == "dup" and h and not pct_ok:
+            out.append("  hints runs with io_hints_scan_percent 0 or unknown: no hint-budget bound")
+        if work == "dup" and h and pct_ok:
             need = 0.95 * procs * CORPUS_PAGES
             pct = med([float(kv.get("hints_percent", DEFAULT_PERCENT)) for kv in modes["hints"]])
             per_batch = 100 * pct / 100

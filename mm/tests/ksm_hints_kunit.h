@@ -551,9 +551,9 @@ static void ksm_hints_test_drain_rate(struct kunit *test)
 }
 
 /*
- * Hints get pages in proportion to their yield, within the knob's share,
- * and at least one per batch while they have credit; the average yield
- * follows what batches merged.
+ * Hints get pages in proportion to their yield, within the knob's share
+ * and the credit, and at least one per batch while they have credit; the
+ * average yield follows what batches merged.
  */
 static void ksm_hints_test_budget(struct kunit *test)
 {
@@ -564,18 +564,22 @@ static void ksm_hints_test_budget(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one, full), 50UL);
 	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one / 2, full), 50UL);
 	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one / 4, full), 25UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 100, one, full), 100UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 400, one, full), 400UL);
 	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, 0, full), 1UL);
 	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 0, one, full), 0UL);
 	KUNIT_EXPECT_EQ(test, ksm_hints_budget(1, 50, one, full), 1UL);
 	KUNIT_EXPECT_EQ(test, ksm_hints_budget(30000, 50, 0, full), 1UL);
-	/* No overflow at the largest pages_to_scan. */
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(UINT_MAX, 100, one, full),
-			(unsigned long)UINT_MAX);
-	/* Nothing without a page of credit, all of it with one. */
+	/* Never more than the credit holds, even at the largest share... */
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(UINT_MAX, 1000, one, full),
+			(unsigned long)(full / page));
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(1U << 30, 400, one, full),
+			(unsigned long)(full / page));
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(30000, 400, one, page), 1UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 400, one, 10 * page + 1),
+			10UL);
+	/* ...and nothing without a page of it. */
 	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one, page - 1), 0UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one, -full), 0UL);
-	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one, page), 50UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_budget(100, 50, one, 0), 0UL);
 
 	/* Batches that merge nothing: down to the one-page floor... */
 	for (i = 0; i < 100; i++)
@@ -592,83 +596,162 @@ static void ksm_hints_test_budget(struct kunit *test)
 }
 
 /*
- * Bad news from a few pages counts little: twenty one-page visits that
- * miss leave hints that merged nearly their whole share, thirty full
- * batches that miss take it down to a page or two.
+ * Bad news from a few pages counts little, good news in full: twenty
+ * one-page visits that miss leave hints that merged nearly their whole
+ * share, thirty full batches that miss take it down to a page or two.
  */
 static void ksm_hints_test_yield_weight(struct kunit *test)
 {
+	const unsigned int one = KSM_HINTS_YIELD_ONE;
 	const long full = KSM_HINTS_CREDIT_MAX;
-	unsigned int yield = KSM_HINTS_YIELD_ONE, i;
+	unsigned int yield = one, i;
 
 	for (i = 0; i < 20; i++)
 		yield = ksm_hints_next_yield(yield, 1, 0);
 	KUNIT_EXPECT_GE(test, ksm_hints_budget(100, 50, yield, full), 45UL);
 
-	yield = KSM_HINTS_YIELD_ONE;
+	yield = one;
 	for (i = 0; i < 30; i++)
 		yield = ksm_hints_next_yield(yield, 50, 0);
 	KUNIT_EXPECT_LE(test, ksm_hints_budget(100, 50, yield, full), 2UL);
 
-	/* A batch that merged half of what it visited pulls up a low yield. */
-	yield = 0;
-	yield = ksm_hints_next_yield(yield, 10, 5);
-	KUNIT_EXPECT_EQ(test, yield, KSM_HINTS_YIELD_ONE / 16);
+	/* One page: a hit moves 1/8 of the way up, a miss 1/256 down. */
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_yield(one / 2, 1, 1),
+			one / 2 + one / 16);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_yield(one / 2, 1, 0), one / 2 - 2);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_yield(one / 2, 32, 0),
+			one / 2 - one / 16);
 }
 
-/* One ksmd batch of @pages_to_scan whose hinted visits merge @merge_per_visit */
-static unsigned long ksm_hints_test_batch(unsigned int *yield, long *credit,
-					  unsigned int pages_to_scan,
-					  unsigned long merge_per_visit)
-{
-	unsigned long used = ksm_hints_budget(pages_to_scan, 50, *yield,
-					      *credit);
+/* A model of ksmd's hinted visits, batch after batch */
+struct ksm_hints_test_model {
+	unsigned int yield;
+	long credit;
+	unsigned long used;
+};
 
-	*yield = ksm_hints_next_yield(*yield, used, used * merge_per_visit);
-	*credit = ksm_hints_next_credit(*credit, pages_to_scan, used,
-					used * merge_per_visit);
+/*
+ * A batch of @pages_to_scan at the default share in which every hinted page
+ * visited merges @merged_per_page pages, and @fresh of them at most are
+ * first copies; returns the hinted pages used.
+ */
+static unsigned long ksm_hints_test_batch(struct ksm_hints_test_model *m,
+					  unsigned int pages_to_scan,
+					  unsigned long merged_per_page,
+					  unsigned long fresh)
+{
+	unsigned long used = ksm_hints_budget(pages_to_scan, 400, m->yield,
+					      m->credit);
+	unsigned long merged = used * merged_per_page;
+
+	fresh = min(fresh, used);
+	m->credit = ksm_hints_next_credit(m->credit, pages_to_scan, used,
+					  merged,
+					  ksm_hints_free(fresh, m->yield));
+	m->yield = ksm_hints_next_yield(m->yield, used - fresh, merged);
+	m->used += used;
 	return used;
 }
 
 /*
- * Hints that merge nothing cost at most 2048 pages and then one page in
- * KSM_HINTS_CREDIT_SCALE of the linear scan's, and are still visited
- * that often; hints that merge keep their whole share.
+ * Hints that merge nothing cost at most 2048 pages and then one page per
+ * KSM_HINTS_CREDIT_SCALE of the linear scan's, and are still visited that
+ * often; hints that merge keep their whole share.
  */
 static void ksm_hints_test_credit(struct kunit *test)
 {
 	const long full = KSM_HINTS_CREDIT_MAX, page = KSM_HINTS_CREDIT_SCALE;
-	unsigned long used = 0, late = 0;
-	unsigned int yield = KSM_HINTS_YIELD_ONE, i;
-	long credit = full;
+	struct ksm_hints_test_model m = { KSM_HINTS_YIELD_ONE, full, 0 };
+	unsigned long late = 0;
+	unsigned int i;
 
-	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(full, 100, 50, 0),
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(full, 100, 50, 0, 0),
 			full - 50 * page + 100);
-	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(full, 100, 0, 0), full);
-	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(-full, 0, 100, 0), -full);
-	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(0, UINT_MAX, 0, 0), full);
-	/* Merging one page in two visited pays its way. */
-	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(page, 0, 50, 25), page);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(full, 100, 0, 0, 0), full);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(page, 0, 100, 0, 0), 0L);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(0, UINT_MAX, 0, 0, 0),
+			full);
+	/* Merging one page in two pays its way, as do unpaid pages. */
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(page, 0, 50, 25, 0), page);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(page, 0, 50, 0, 50), page);
+	KUNIT_EXPECT_EQ(test, ksm_hints_next_credit(page, 0, 50, 0, 99), page);
+	/* First copies are free while the rest merges, paid below half. */
+	KUNIT_EXPECT_EQ(test, ksm_hints_free(100, KSM_HINTS_YIELD_ONE), 100UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_free(100, KSM_HINTS_YIELD_ONE / 2),
+			0UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_free(100, 3 * KSM_HINTS_YIELD_ONE / 4),
+			50UL);
+	KUNIT_EXPECT_EQ(test, ksm_hints_free(100, 0), 0UL);
 
 	for (i = 0; i < 10000; i++) {
-		unsigned long n = ksm_hints_test_batch(&yield, &credit, 100, 0);
+		unsigned long n = ksm_hints_test_batch(&m, 100, 0, 0);
 
-		used += n;
 		if (i >= 9000)
 			late += n;
 	}
-	KUNIT_EXPECT_LE(test, used, 2048UL + 10000 * 100 / page + 50);
+	KUNIT_EXPECT_LE(test, m.used, 2048UL + 10000 * 100 / page + 1);
 	KUNIT_EXPECT_GE(test, late, 1000 * 100 / page - 1);
 	KUNIT_EXPECT_LE(test, late, 1000 * 100 / page + 1);
+	KUNIT_EXPECT_GE(test, m.credit, 0L);
 
 	/* Pages that merge with a KSM page at every visit: all the share. */
 	for (i = 0; i < 100; i++)
-		ksm_hints_test_batch(&yield, &credit, 100, 1);
+		ksm_hints_test_batch(&m, 100, 1, 0);
 	for (i = 0; i < 100; i++)
-		KUNIT_EXPECT_EQ(test,
-				ksm_hints_test_batch(&yield, &credit, 100, 1),
-				50UL);
-	KUNIT_EXPECT_EQ(test, credit, full);
+		KUNIT_EXPECT_EQ(test, ksm_hints_test_batch(&m, 100, 1, 0),
+				400UL);
+	KUNIT_EXPECT_EQ(test, m.credit, full);
+}
+
+/*
+ * Two readers of one file of 16384 pages in their own random orders: a
+ * page visited finds its twin with the chance of the twin's file half
+ * visited, first copies are the rest.  Hints keep their whole share until
+ * every page is visited.  Readers of data found nowhere else, whose pages
+ * are first copies again when the hint tree is reset (every 1000 batches
+ * here), cost no more than when they were misses from the start, plus the
+ * first 2048 first copies.
+ */
+static void ksm_hints_test_first_copies(struct kunit *test)
+{
+	struct ksm_hints_test_model m = {
+		KSM_HINTS_YIELD_ONE, KSM_HINTS_CREDIT_MAX, 0
+	};
+	const unsigned long n = 16384, page = KSM_HINTS_CREDIT_SCALE;
+	unsigned long visited = 0, batches = 0, fresh_left = 0;
+	unsigned int i;
+
+	while (visited < 2 * n && batches < 1000) {
+		unsigned long used = ksm_hints_budget(100, 400, m.yield,
+						      m.credit);
+		unsigned long pairs = 0, fresh, j;
+
+		used = min(used, 2 * n - visited);
+		/* The twins of a page are visited at random: expected value. */
+		for (j = 0; j < used; j++)
+			pairs += (visited + j) / 2;
+		pairs /= n;
+		fresh = used - pairs;
+		m.credit = ksm_hints_next_credit(m.credit, 100, used, 2 * pairs,
+						 ksm_hints_free(fresh, m.yield));
+		m.yield = ksm_hints_next_yield(m.yield, used - fresh,
+					       2 * pairs);
+		KUNIT_EXPECT_EQ(test, used, min(400UL, 2 * n - visited));
+		visited += used;
+		batches++;
+	}
+	KUNIT_EXPECT_EQ(test, visited, 2 * n);
+
+	m = (struct ksm_hints_test_model){
+		KSM_HINTS_YIELD_ONE, KSM_HINTS_CREDIT_MAX, 0
+	};
+	for (i = 0; i < 10000; i++) {
+		if (!(i % 1000))
+			fresh_left = 2048;
+		fresh_left -= min(fresh_left,
+				  ksm_hints_test_batch(&m, 100, 0, fresh_left));
+	}
+	KUNIT_EXPECT_LE(test, m.used, 2 * 2048UL + 10000 * 100 / page + 1);
 }
 
 /*
@@ -726,6 +809,7 @@ static struct kunit_case ksm_hints_test_cases[] = {
 	KUNIT_CASE(ksm_hints_test_budget),
 	KUNIT_CASE(ksm_hints_test_yield_weight),
 	KUNIT_CASE(ksm_hints_test_credit),
+	KUNIT_CASE(ksm_hints_test_first_copies),
 	KUNIT_CASE(ksm_hints_test_fallback),
 	{},
 };

@@ -133,13 +133,13 @@ static struct ksm_hint_ring *ksm_hint_ring_of(struct ksm_hint_stack *stack,
 	return &per_cpu_ptr(stack->rings, cpu)->ctx[ctx];
 }
 
+/* Free the slots of the rings listed in @stack->drain, and the rings. */
 static void ksm_hint_free_slots(struct ksm_hint_stack *stack)
 {
-	int cpu, ctx;
+	unsigned int i;
 
-	for_each_possible_cpu(cpu)
-		for (ctx = 0; ctx < KSM_HINT_CONTEXTS; ctx++)
-			kvfree(ksm_hint_ring_of(stack, cpu, ctx)->slots);
+	for (i = 0; i < stack->nr_rings; i++)
+		kvfree(stack->drain[i].ring->slots);
 	free_percpu(stack->rings);
 }
 
@@ -179,6 +179,7 @@ struct ksm_hint_stack *ksm_hint_stack_alloc(unsigned int capacity)
 			struct ksm_hint_ring *ring = ksm_hint_ring_of(stack,
 								      cpu, ctx);
 
+			/* Listed before its slots: the error path frees them. */
 			stack->drain[stack->nr_rings++].ring = ring;
 			ring->slots = kvcalloc_node(stack->ring_size,
 						    sizeof(*ring->slots),
@@ -353,16 +354,17 @@ static void ksm_hint_taken_push(struct ksm_hint_stack *stack,
 
 /*
  * Find the hints of a ring newer than its @drained, newest first from its
- * head.  A slot being written (generation 0) at the top is a hint being
- * grown, or the oldest slot being rewritten by a producer that went round
- * the ring: the next drain takes it.  The walk stops at the first slot
- * taken before, unwritten, or rewritten while the walk ran (the producer
- * went round the ring: what lay further back is lost).
+ * head; writes only *@d, so it may run beside ksmd and the producers.  A
+ * slot being written (generation 0) at the top is a hint being grown, or
+ * the oldest slot being rewritten by a producer that went round the ring:
+ * the next drain takes it.  The walk stops at the first slot taken
+ * before, unwritten, or rewritten while the walk ran (the producer went
+ * round the ring: what lay further back is lost).
  */
 static void ksm_hint_ring_scan(struct ksm_hint_stack *stack,
 			       struct ksm_hint_drain *d)
 {
-	unsigned long drained = d->ring->drained, gen;
+	unsigned long drained = READ_ONCE(d->ring->drained), gen;
 	unsigned int n;
 
 	d->old = drained;
@@ -462,21 +464,17 @@ bool ksm_hint_stack_pop(struct ksm_hint_stack *stack, struct ksm_hint *hint)
 	return true;
 }
 
-/* Hints of @ring that ksmd has not taken yet. */
+/*
+ * Hints of @ring that ksmd has not taken yet, by the drain's walk; not a
+ * slot being written at the top (or the unwritten top of an empty ring).
+ */
 static unsigned long ksm_hint_ring_pending(struct ksm_hint_stack *stack,
 					   struct ksm_hint_ring *ring)
 {
-	/* As in the drain: slots below head are written. */
-	unsigned long head = smp_load_acquire(&ring->head), gen;
-	unsigned long drained = READ_ONCE(ring->drained);
-	unsigned int n;
+	struct ksm_hint_drain d = { .ring = ring };
 
-	for (n = 0; n < stack->ring_size; n++) {
-		gen = READ_ONCE(ring_slot(stack, ring, head - 1 - n)->gen);
-		if (!gen_after(gen, drained))
-			break;
-	}
-	return n;
+	ksm_hint_ring_scan(stack, &d);
+	return d.nr;
 }
 
 /**
@@ -487,32 +485,28 @@ static unsigned long ksm_hint_ring_pending(struct ksm_hint_stack *stack,
 void ksm_hint_stack_stats(struct ksm_hint_stack *stack,
 			  struct ksm_hint_stack_stats *stats)
 {
-	int cpu, ctx;
+	unsigned int i;
 
 	memset(stats, 0, sizeof(*stats));
-	for_each_possible_cpu(cpu) {
-		for (ctx = 0; ctx < KSM_HINT_CONTEXTS; ctx++) {
-			struct ksm_hint_ring *ring = ksm_hint_ring_of(stack,
-								      cpu, ctx);
+	for (i = 0; i < stack->nr_rings; i++) {
+		struct ksm_hint_ring *ring = stack->drain[i].ring;
+		/*
+		 * Counters of another CPU, exact only when quiet; coalesced
+		 * first: a push counts in gen first.
+		 */
+		unsigned long coalesced = data_race(ring->coalesced);
+		unsigned long pending, kept, gen;
 
-			/*
-			 * Counters of another CPU, exact only when quiet;
-			 * coalesced first: a push counts in gen first.
-			 */
-			unsigned long coalesced = data_race(ring->coalesced);
-			unsigned long pending, kept, gen;
-
-			smp_rmb();	/* pairs with the push's release */
-			gen = data_race(ring->gen);
-			pending = ksm_hint_ring_pending(stack, ring);
-			kept = READ_ONCE(ring->taken) + pending;
-			stats->recorded += gen;
-			stats->coalesced += coalesced;
-			stats->held += pending;
-			/* Slots taken less the hints ksmd took or will. */
-			if (gen >= coalesced && gen - coalesced > kept)
-				stats->overwritten += gen - coalesced - kept;
-		}
+		smp_rmb();	/* pairs with the push's release */
+		gen = data_race(ring->gen);
+		pending = ksm_hint_ring_pending(stack, ring);
+		kept = READ_ONCE(ring->taken) + pending;
+		stats->recorded += gen;
+		stats->coalesced += coalesced;
+		stats->held += pending;
+		/* Slots taken less the hints ksmd took or will. */
+		if (gen >= coalesced && gen - coalesced > kept)
+			stats->overwritten += gen - coalesced - kept;
 	}
 	stats->overwritten += READ_ONCE(stack->dropped);
 	stats->popped = READ_ONCE(stack->popped);

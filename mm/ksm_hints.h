@@ -89,7 +89,8 @@ struct ksm_hint_cpu {
 };
 
 /**
- * struct ksm_hint_drain - what ksmd found in one ring when taking hints
+ * struct ksm_hint_drain - what a walk of one ring found: ksmd's when it
+ * takes hints, or a statistics reader's own copy
  * @ring: the ring
  * @old: its @drained before
  * @head: its @head then
@@ -120,16 +121,19 @@ struct ksm_hint_drain {
  * @count: hints in @taken
  * @popped: hints ksmd popped
  * @dropped: hints lost from @taken for lack of room
- * @drain: ksmd's notes on each ring while it takes hints
+ * @drain: ksmd's notes on each ring while it takes hints; @drain[i].ring,
+ *         set when the stack is allocated, also lists the rings for the
+ *         statistics and for freeing
  * @nr_rings: rings, and entries of @drain
  *
  * Per-CPU rings keep the read path free of locks and of atomic
  * instructions; ksmd takes the new hints of every ring onto @taken, the
  * rings interleaved, each ring's newest first, each time it pops one.
- * Only ksmd (one task at a time) pops and touches @taken and the rings'
- * @drained.  A ring holds what its CPU and context push between two of
- * ksmd's batches: a burst from one reader beyond the ring's size loses
- * its oldest hints even while the other rings are empty.
+ * Only ksmd (one task at a time) pops and touches @taken and writes the
+ * rings' @drained; the statistics read them too.  A ring holds what its
+ * CPU and context push between two of ksmd's batches: a burst from one
+ * reader beyond the ring's size loses its oldest hints even while the
+ * other rings are empty.
  */
 struct ksm_hint_stack {
 	struct ksm_hint_cpu __percpu *rings;

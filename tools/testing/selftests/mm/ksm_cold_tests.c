@@ -581,7 +581,13 @@ static void test_poor(void)
 	r2 = knob("cold_pages_rejected") - rejected;
 	ksft_print_msg("poor: %ld rejected in %.1fs, zswapped +%ld kB; %ld 3 ages later\n",
 		       r1, now() - start, dz, r2);
-	ok &= r2 - r1 <= NR_POOR / 10;
+	/*
+	 * Refused once each: NR_POOR refusals in all, with a tenth of slack,
+	 * however many of the first ones came after r1 was read (a slow
+	 * scan may refuse the last tenth only then: 230 by r1, 256 three
+	 * ages later, in one run).
+	 */
+	ok &= r2 <= NR_POOR + NR_POOR / 10;
 	ok &= !memcmp(copy, p, NR_POOR * pagesize);
 	ksft_test_result(ok, "incompressible pages refused once, not retried, intact\n");
 	knob_set("cold_compress", 0);

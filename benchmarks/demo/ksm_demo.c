@@ -1,17 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ksm_demo - a short demonstration of KSM merging memory of "guests".
+ * ksm_demo - a short demonstration of what KSM and KSM++ save of the memory
+ * of "guests".
  *
- * NPROC processes stand in for guests.  Each maps three anonymous
+ * NPROC processes stand in for guests.  Each maps six anonymous
  * MADV_MERGEABLE regions:
  *   io      - filled by read(2) from one shared file (guest disk I/O),
  *             every process reading the chunks in a different order;
  *   pattern - filled with the same per-page pattern in every process;
+ *   zero    - pages written with zeros;
+ *   similar - the pattern's pages with four 16-byte runs of their own
+ *             (sub-page duplicates: the patch tier stores them as patches
+ *             against the merged pattern pages);
+ *   text    - text of its own (compressible, similar to nothing);
  *   unique  - random data of its own (work for the linear scan).
- * The parent samples /sys/kernel/mm/ksm every INTERVAL ms, prints a table
- * of pages shared over time and writes it as CSV; at the end every process
- * checks its memory byte for byte, then writes to it (copy-on-write of
- * merged pages) and checks again.
+ * Mode "stock" runs KSM as upstream (use_zero_pages on, so zero pages are
+ * counted apart); mode "all" turns on every KSM++ feature: I/O hints, the
+ * cold-page tier and the patch tier (zswap must be set up: see
+ * ../zswap-setup.sh).  The parent samples /sys/kernel/mm/ksm and
+ * /proc/meminfo every INTERVAL ms, prints a table of the memory saved by
+ * kind (shared, zero pages, patched, compressed) and writes it as CSV; at
+ * the end every process checks its memory byte for byte, then writes to it
+ * (copy-on-write of merged pages, faults of patched and compressed pages)
+ * and checks again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,8 +44,11 @@
 #define KSM "/sys/kernel/mm/ksm/"
 #define MAXPROC 16
 
-static unsigned long io_mib = 32, pat_mib = 16, uniq_mib = 16;
-static int nproc = 2, seconds = 30, interval_ms = 1000;
+static unsigned long io_mib = 16, pat_mib = 8, uniq_mib = 8;
+static unsigned long zero_mib = 4, sim_mib = 8, text_mib = 8;
+static int nproc = 2, seconds = 60, interval_ms = 1000;
+static const char *mode = "stock";
+static int nohuge = 1;	/* -H: leave huge pages to the kernel's THP policy */
 /* KSM's own defaults: what a host gets without tuning. */
 static long pages_to_scan = 100, sleep_ms = 20;
 static const char *csv_path = "ksm-demo.csv";
@@ -58,6 +72,44 @@ static void fill_page(unsigned char *p, uint64_t seed, unsigned long idx)
 		uint64_t v = xs(&s);
 
 		memcpy(p + i, &v, 8);
+	}
+}
+
+/* Page @idx of the similar region: pattern page @idx, four runs changed. */
+static void fill_similar(unsigned char *p, int id, unsigned long idx)
+{
+	uint64_t s = (id + 1) * 0x51ed270b27a2c5c3ULL + idx;
+	int r;
+
+	fill_page(p, 1000, idx);
+	for (r = 0; r < 4; r++) {
+		unsigned long off = (xs(&s) % (PAGE / 16)) * 16;
+		uint64_t a = xs(&s), b = xs(&s);
+
+		memcpy(p + off, &a, 8);
+		memcpy(p + off + 8, &b, 8);
+	}
+}
+
+/* Page @idx of the text region of process @id: compressible, unique. */
+static void fill_text(unsigned char *p, int id, unsigned long idx)
+{
+	static const char *const words[] = {
+		"guest ", "memory ", "page ", "kernel ", "merge ", "scan ",
+		"disk ", "image ", "block ", "cache ", "host ", "read ",
+	};
+	uint64_t s = (id + 1) * 0x2545f4914f6cdd1dULL + idx;
+	unsigned long n = 0;
+
+	n += snprintf((char *)p, PAGE, "process %d page %lu: ", id, idx);
+	while (n < PAGE) {
+		const char *w = words[xs(&s) % 12];
+		size_t len = strlen(w);
+
+		if (len > PAGE - n)
+			len = PAGE - n;
+		memcpy(p + n, w, len);
+		n += len;
 	}
 }
 
@@ -148,18 +200,61 @@ static void *map_mergeable(unsigned long bytes)
 		perror("madvise(MADV_MERGEABLE)");
 		exit(2);
 	}
+	/*
+	 * Small pages, as with THP off: the tiers leave pages of huge pages
+	 * alone (they push base pages only), and a huge page of zeros is not
+	 * merged with the zero page.
+	 */
+	if (nohuge && madvise(p, bytes, MADV_NOHUGEPAGE)) {
+		perror("madvise(MADV_NOHUGEPAGE)");
+		exit(2);
+	}
 	return p;
 }
 
-/* Check every page against its expected content; return mismatches. */
-static unsigned long check(unsigned char *r, unsigned long pages, uint64_t seed)
+/* A kB value of /proc/meminfo, or 0. */
+static long meminfo_kb(const char *key)
+{
+	char line[256];
+	size_t n = strlen(key);
+	long v = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+enum region { R_IO, R_PAT, R_ZERO, R_SIM, R_TEXT, R_UNIQ, NR_REGIONS };
+
+/* Expected content of page @idx of region @r of process @id. */
+static void expected(int r, int id, unsigned long idx, unsigned char *p)
+{
+	switch (r) {
+	case R_IO: fill_page(p, 1, idx); break;
+	case R_PAT: fill_page(p, 1000, idx); break;
+	case R_ZERO: memset(p, 0, PAGE); break;
+	case R_SIM: fill_similar(p, id, idx); break;
+	case R_TEXT: fill_text(p, id, idx); break;
+	default: fill_page(p, 2000 + id, idx); break;
+	}
+}
+
+/* Check every page of a region against its content; return mismatches. */
+static unsigned long check(unsigned char *m, unsigned long pages, int r, int id)
 {
 	unsigned char want[PAGE];
 	unsigned long i, bad = 0;
 
 	for (i = 0; i < pages; i++) {
-		fill_page(want, seed, i);
-		if (memcmp(r + i * PAGE, want, PAGE))
+		expected(r, id, i, want);
+		if (memcmp(m + i * PAGE, want, PAGE))
 			bad++;
 	}
 	return bad;
@@ -167,24 +262,30 @@ static unsigned long check(unsigned char *r, unsigned long pages, uint64_t seed)
 
 static int child(int id, int ready_fd, int go_fd)
 {
-	unsigned long io_pages = io_mib << 8, pat_pages = pat_mib << 8;
-	unsigned long uniq_pages = uniq_mib << 8, chunk = 256, nchunks, i;
-	unsigned char *io = map_mergeable(io_pages * PAGE);
-	unsigned char *pat = map_mergeable(pat_pages * PAGE);
-	unsigned char *uniq = map_mergeable(uniq_pages * PAGE);
-	unsigned long *order, bad;
+	unsigned long mib[NR_REGIONS] = {
+		io_mib, pat_mib, zero_mib, sim_mib, text_mib, uniq_mib
+	};
+	unsigned long pages[NR_REGIONS], chunk = 256, nchunks, i, bad = 0;
+	unsigned char *m[NR_REGIONS];
+	unsigned long *order;
 	uint64_t s = 77 + id;
+	int fd, r;
 	char c;
-	int fd;
 
+	for (r = 0; r < NR_REGIONS; r++) {
+		pages[r] = mib[r] << 8;
+		m[r] = pages[r] ? map_mergeable(pages[r] * PAGE) : NULL;
+	}
 	/* io: read the shared file in chunks, in this process's own order. */
 	fd = open(file_path, O_RDONLY);
 	if (fd < 0) {
 		perror(file_path);
 		return 2;
 	}
-	nchunks = io_pages / chunk;
+	nchunks = pages[R_IO] / chunk;
 	order = calloc(nchunks, sizeof(*order));
+	if (!order)
+		return 2;
 	for (i = 0; i < nchunks; i++)
 		order[i] = i;
 	for (i = nchunks - 1; i > 0 && id; i--) {
@@ -198,7 +299,8 @@ static int child(int id, int ready_fd, int go_fd)
 		size_t done = 0;
 
 		while (done < chunk * PAGE) {
-			ssize_t n = pread(fd, io + off + done, chunk * PAGE - done, off + done);
+			ssize_t n = pread(fd, m[R_IO] + off + done,
+					  chunk * PAGE - done, off + done);
 
 			if (n <= 0) {
 				perror("pread");
@@ -208,57 +310,135 @@ static int child(int id, int ready_fd, int go_fd)
 		}
 	}
 	close(fd);
-	for (i = 0; i < pat_pages; i++)
-		fill_page(pat + i * PAGE, 1000, i);
-	for (i = 0; i < uniq_pages; i++)
-		fill_page(uniq + i * PAGE, 2000 + id, i);
+	for (r = R_PAT; r < NR_REGIONS; r++)
+		for (i = 0; i < pages[r]; i++)
+			expected(r, id, i, m[r] + i * PAGE);
 
-	if (write(ready_fd, "r", 1) != 1 || read(go_fd, &c, 1) != 1)
+	/* Closed at once: the parent sees a child that died before this. */
+	if (write(ready_fd, "r", 1) != 1)
+		return 2;
+	close(ready_fd);
+	if (read(go_fd, &c, 1) != 1)
 		return 2;
 
-	bad = check(io, io_pages, 1) + check(pat, pat_pages, 1000) +
-	      check(uniq, uniq_pages, 2000 + id);
-	/* Copy-on-write: change one byte of every 16th page, check, restore. */
-	for (i = 0; i < io_pages; i += 16)
-		io[i * PAGE + 100] ^= 0xff;
-	for (i = 0; i < io_pages; i += 16)
-		io[i * PAGE + 100] ^= 0xff;
-	bad += check(io, io_pages, 1);
+	/*
+	 * Writes first (copy-on-write of merged pages, faults of patched and
+	 * compressed ones): change one byte of every 16th page and restore
+	 * it; then read every page back.
+	 */
+	for (r = 0; r < NR_REGIONS; r++) {
+		for (i = 0; i < pages[r]; i += 16)
+			m[r][i * PAGE + 100] ^= 0xff;
+		for (i = 0; i < pages[r]; i += 16)
+			m[r][i * PAGE + 100] ^= 0xff;
+	}
+	for (r = 0; r < NR_REGIONS; r++)
+		bad += check(m[r], pages[r], r, id);
 	if (bad)
 		fprintf(stderr, "process %d: %lu pages differ from what was written\n", id, bad);
 	return bad ? 1 : 0;
 }
 
+/* Memory saved, by kind, in KiB. */
+struct saved {
+	long shared, zero, patched, compressed;
+};
+
+/* zswap's stored and pool kB when the run began: not the demo's. */
+static long zswapped0, zswap0;
+
+static long read_pos(const char *name)
+{
+	long v = read_long(name);
+
+	return v > 0 ? v : 0;
+}
+
+static void sample_saved(struct saved *sv)
+{
+	long zswapped = meminfo_kb("Zswapped") - zswapped0;
+	long zswap = meminfo_kb("Zswap") - zswap0;
+	long ppages = read_pos("patch_pages"), pbytes = read_pos("patch_bytes");
+
+	sv->shared = read_pos("pages_sharing") * (PAGE / 1024);
+	sv->zero = read_pos("ksm_zero_pages") * (PAGE / 1024);
+	sv->patched = read_pos("patch_bytes_saved") / 1024;
+	/* zswap's pages less the patched ones, less their share of the pool */
+	sv->compressed = (zswapped - ppages * (long)(PAGE / 1024)) -
+			 (zswap - pbytes / 1024);
+	if (sv->compressed < 0)
+		sv->compressed = 0;
+}
+
+/* Set the knobs of @mode; 0 on success. */
+static int set_mode(void)
+{
+	int all = !strcmp(mode, "all"), err = 0;
+
+	static const char *const features[] = {
+		"io_hints", "cold_compress", "patch_tier",
+	};
+	unsigned int f;
+
+	err |= write_long("use_zero_pages", 1);
+	for (f = 0; f < 3; f++) {
+		if (read_long(features[f]) < 0) {
+			if (!all)
+				continue;	/* a stock kernel: nothing to turn off */
+			fprintf(stderr, "mode all: no %s in this kernel\n", features[f]);
+			return -1;
+		}
+		err |= write_long(features[f], all);
+	}
+	if (all) {
+		err |= write_long("nru_idle_secs", 1);
+		err |= write_long("nru_cold_secs", 4);
+	}
+	return err;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: ksm_demo [-n procs] [-s seconds] [-i interval_ms] [-o csv]\n"
-		"                [-I io_MiB] [-P pattern_MiB] [-U unique_MiB]\n"
-		"                [-p pages_to_scan] [-m sleep_millisecs] [-f file]\n");
+		"usage: ksm_demo [-H] [-M stock|all] [-n procs] [-s seconds] [-i interval_ms] [-o csv]\n"
+		"                [-I io_MiB] [-P pattern_MiB] [-Z zero_MiB] [-S similar_MiB]\n"
+		"                [-T text_MiB] [-U unique_MiB] [-p pages_to_scan] [-m sleep_millisecs]\n"
+		"                [-f file]\n");
 	exit(2);
 }
+
+static const char *const knobs[] = {
+	"run", "pages_to_scan", "sleep_millisecs", "use_zero_pages", "io_hints",
+	"cold_compress", "patch_tier", "nru_idle_secs", "nru_cold_secs",
+};
+#define NR_KNOBS (sizeof(knobs) / sizeof(knobs[0]))
 
 int main(int argc, char **argv)
 {
 	int ready[2], go[2], opt, i, status, failed = 0;
-	unsigned long io_pages, dup_pages;
+	unsigned long io_pages;
 	pid_t pids[MAXPROC];
-	long t0_ticks, hz = sysconf(_SC_CLK_TCK);
-	long old_pts, old_sleep, old_run;
-	double t0, next, t_half = -1, t_full = -1;
-	long last_sharing = 0;
-	char half_s[32], full_s[32];
+	long t0_ticks, hz = sysconf(_SC_CLK_TCK), old[NR_KNOBS];
+	double t0, next;
+	struct saved sv = { 0 };
+	long total = 0;
+	unsigned int k;
 	FILE *csv;
 	char c;
 
-	while ((opt = getopt(argc, argv, "n:s:i:o:I:P:U:p:m:f:")) != -1) {
+	while ((opt = getopt(argc, argv, "HM:n:s:i:o:I:P:Z:S:T:U:p:m:f:")) != -1) {
 		switch (opt) {
+		case 'H': nohuge = 0; break;
+		case 'M': mode = optarg; break;
 		case 'n': nproc = atoi(optarg); break;
 		case 's': seconds = atoi(optarg); break;
 		case 'i': interval_ms = atoi(optarg); break;
 		case 'o': csv_path = optarg; break;
 		case 'I': io_mib = strtoul(optarg, NULL, 0); break;
 		case 'P': pat_mib = strtoul(optarg, NULL, 0); break;
+		case 'Z': zero_mib = strtoul(optarg, NULL, 0); break;
+		case 'S': sim_mib = strtoul(optarg, NULL, 0); break;
+		case 'T': text_mib = strtoul(optarg, NULL, 0); break;
 		case 'U': uniq_mib = strtoul(optarg, NULL, 0); break;
 		case 'p': pages_to_scan = atol(optarg); break;
 		case 'm': sleep_ms = atol(optarg); break;
@@ -267,21 +447,25 @@ int main(int argc, char **argv)
 		}
 	}
 	if (nproc < 2 || nproc > MAXPROC || seconds < 1 || interval_ms < 10 ||
-	    !io_mib || pages_to_scan < 1 || sleep_ms < 0)
+	    !io_mib || pages_to_scan < 1 || sleep_ms < 0 ||
+	    (strcmp(mode, "stock") && strcmp(mode, "all")) ||
+	    sim_mib > pat_mib)
 		usage();
 	io_pages = io_mib << 8;
-	dup_pages = (nproc - 1) * (io_pages + (pat_mib << 8));
 
-	old_run = read_long("run");
-	old_pts = read_long("pages_to_scan");
-	old_sleep = read_long("sleep_millisecs");
-	if (old_run < 0) {
+	for (k = 0; k < NR_KNOBS; k++)
+		old[k] = read_long(knobs[k]);
+	if (old[0] < 0) {
 		fprintf(stderr, "KSM is not available (" KSM "run)\n");
 		return 4;
 	}
 	/* Start from nothing merged. */
 	write_long("run", 2);
 	write_long("run", 0);
+	if (set_mode()) {
+		fprintf(stderr, "cannot configure KSM for mode %s\n", mode);
+		return 2;
+	}
 
 	{	/* the "disk image": io_MiB of deterministic data */
 		unsigned char page[PAGE];
@@ -306,6 +490,16 @@ int main(int argc, char **argv)
 		perror("pipe");
 		return 2;
 	}
+	/* KSM runs while the processes fill their memory, as with guests. */
+	if (write_long("pages_to_scan", pages_to_scan) ||
+	    write_long("sleep_millisecs", sleep_ms) || write_long("run", 1)) {
+		fprintf(stderr, "cannot configure KSM\n");
+		return 2;
+	}
+	t0 = now();
+	t0_ticks = ksmd_ticks();
+	zswapped0 = meminfo_kb("Zswapped");
+	zswap0 = meminfo_kb("Zswap");
 	for (i = 0; i < nproc; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0) {
@@ -327,43 +521,33 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (write_long("pages_to_scan", pages_to_scan) ||
-	    write_long("sleep_millisecs", sleep_ms) || write_long("run", 1)) {
-		fprintf(stderr, "cannot configure KSM\n");
-		return 2;
-	}
-	printf("%d processes, each %lu MiB read from a file + %lu MiB pattern + %lu MiB unique, MADV_MERGEABLE\n",
-	       nproc, io_mib, pat_mib, uniq_mib);
-	printf("KSM: pages_to_scan=%ld sleep_millisecs=%ld; duplicate pages: %lu\n",
-	       pages_to_scan, sleep_ms, dup_pages);
-	printf("%7s %12s %13s %14s %10s %9s %8s\n", "time_s", "pages_shared",
-	       "pages_sharing", "pages_unshared", "full_scans", "ksmd_cpu", "merged%");
+	printf("mode %s: %d processes, each %lu MiB read from a file + %lu MiB pattern + %lu MiB zero\n"
+	       "  + %lu MiB similar to the pattern + %lu MiB text + %lu MiB random, MADV_MERGEABLE\n",
+	       mode, nproc, io_mib, pat_mib, zero_mib, sim_mib, text_mib, uniq_mib);
+	printf("KSM: pages_to_scan=%ld sleep_millisecs=%ld use_zero_pages=1%s\n",
+	       pages_to_scan, sleep_ms,
+	       strcmp(mode, "all") ? "" : " io_hints=1 cold_compress=1 patch_tier=1 nru_idle_secs=1 nru_cold_secs=4");
+	printf("%7s %11s %11s %11s %14s %11s %9s\n", "time_s", "shared_MiB",
+	       "zero_MiB", "patched_MiB", "compressed_MiB", "total_MiB", "ksmd_cpu");
 	csv = fopen(csv_path, "w");
 	if (!csv) {
 		perror(csv_path);
 		return 2;
 	}
-	fprintf(csv, "time_s,pages_shared,pages_sharing,pages_unshared,full_scans,ksmd_cpu_s,merged_pct\n");
+	fprintf(csv, "time_s,shared_kib,zero_kib,patched_kib,compressed_kib,total_kib,ksmd_cpu_s\n");
 
-	t0 = now();
-	t0_ticks = ksmd_ticks();
-	next = t0;
+	next = now();
 	for (;;) {
 		double t = now() - t0, cpu = (ksmd_ticks() - t0_ticks) / (double)hz;
-		long shared = read_long("pages_shared"), sharing = read_long("pages_sharing");
-		long unshared = read_long("pages_unshared"), scans = read_long("full_scans");
-		double pct = 100.0 * sharing / dup_pages;
 
-		printf("%7.1f %12ld %13ld %14ld %10ld %9.2f %7.1f%%\n", t, shared,
-		       sharing, unshared, scans, cpu, pct);
-		fprintf(csv, "%.2f,%ld,%ld,%ld,%ld,%.3f,%.2f\n", t, shared, sharing,
-			unshared, scans, cpu, pct);
+		sample_saved(&sv);
+		total = sv.shared + sv.zero + sv.patched + sv.compressed;
+		printf("%7.1f %11.1f %11.1f %11.1f %14.1f %11.1f %9.2f\n", t,
+		       sv.shared / 1024.0, sv.zero / 1024.0, sv.patched / 1024.0,
+		       sv.compressed / 1024.0, total / 1024.0, cpu);
+		fprintf(csv, "%.2f,%ld,%ld,%ld,%ld,%ld,%.3f\n", t, sv.shared,
+			sv.zero, sv.patched, sv.compressed, total, cpu);
 		fflush(stdout);
-		last_sharing = sharing;
-		if (t_half < 0 && pct >= 50)
-			t_half = t;
-		if (t_full < 0 && pct >= 100)
-			t_full = t;
 		if (t >= seconds)
 			break;
 		next += interval_ms / 1000.0;
@@ -372,13 +556,11 @@ int main(int argc, char **argv)
 			usleep(t * 1e6);
 	}
 	fclose(csv);
+	printf("RESULT mode=%s procs=%d seconds=%d shared_kib=%ld zero_kib=%ld patched_kib=%ld compressed_kib=%ld total_kib=%ld ksmd_cpu_s=%.2f\n",
+	       mode, nproc, seconds, sv.shared, sv.zero, sv.patched,
+	       sv.compressed, total, (ksmd_ticks() - t0_ticks) / (double)hz);
 
-	printf("merged %ld of %lu duplicate pages (%.1f%%) in %d s; 50%% after %s s, 100%% after %s s\n",
-	       last_sharing, dup_pages, 100.0 * last_sharing / dup_pages, seconds,
-	       t_half < 0 ? "-" : (snprintf(half_s, sizeof(half_s), "%.1f", t_half), half_s),
-	       t_full < 0 ? "-" : (snprintf(full_s, sizeof(full_s), "%.1f", t_full), full_s));
-
-	/* Read everything back, byte for byte, and through copy-on-write. */
+	/* Read everything back, byte for byte, and after writes. */
 	for (i = 0; i < nproc; i++)
 		if (write(go[1], "g", 1) != 1)
 			return 2;
@@ -388,14 +570,15 @@ int main(int argc, char **argv)
 			failed++;
 	}
 	write_long("run", 2);
-	write_long("pages_to_scan", old_pts);
-	write_long("sleep_millisecs", old_sleep);
-	write_long("run", old_run);
+	for (k = NR_KNOBS; k-- > 1; )
+		if (old[k] >= 0)
+			write_long(knobs[k], old[k]);
+	write_long("run", old[0]);
 	unlink(file_path);
 	if (failed) {
 		printf("data check: FAILED in %d of %d processes\n", failed, nproc);
 		return 1;
 	}
-	printf("data check: every page of every process read back byte for byte, also after copy-on-write\n");
+	printf("data check: every page of every process read back byte for byte, also after writes\n");
 	return 0;
 }

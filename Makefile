@@ -6,7 +6,7 @@
 FLAVOUR ?= test
 S := scripts
 
-.PHONY: help demo bench bench-hints bench-cold bench-patch test stress selftest series build tree boot clean distclean
+.PHONY: help demo bench bench-hints bench-cold bench-patch trace test stress selftest series build tree boot clean distclean
 
 help:
 	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench-hints  the I/O-hints benchmark: stock, hints, stock at equal CPU, advisor (HINTS_RUNS, HINTS_CONFIGS, HINTS_CAP)"
 	@echo "make bench-cold   the cold-page tier vs stock KSM, heterogeneous scenario (COLD_SECONDS, COLD_MIB, COLD_RUNS)"
 	@echo "make bench-patch  the patch tier vs compression only vs stock KSM (PATCH_SECONDS, PATCH_PAGES)"
+	@echo "make trace     record QEMU guests at the host level for replay (TRACE_GUESTS, TRACE_MEM, TRACE_JOBS; QUICK=1)"
 	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
 	@echo "make stress    KASAN kernel, every tier on, randomized churn, pages checked (STRESS_SECONDS, default 1800)"
 	@echo "make selftest T='name...'  build, boot and run only those lines of scripts/selftests.list"
@@ -38,6 +39,9 @@ bench-cold:
 
 bench-patch:
 	@$(S)/bench-patch.sh
+
+trace:
+	@QUICK="$(QUICK)" $(S)/trace.sh
 
 test:
 	@$(S)/test.sh

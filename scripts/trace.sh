@@ -43,6 +43,10 @@ buffered) cache=writeback ;;
 *) die "TRACE_IO: buffered or direct" ;;
 esac
 
+# Guest RAM lives in /dev/shm: a guest that runs out of it dies (SIGBUS).
+avail=$(df -Pm /dev/shm | awk 'NR == 2 { print $4 }')
+[ "$avail" -ge $((guests * mem + 64)) ] ||
+	die "/dev/shm has $avail MiB free; $guests guests of $mem MiB need more"
 need_pkgs $BUILD_PKGS $BOOT_PKGS fio bonnie++ e2fsprogs qemu-utils libzstd-dev libxxhash-dev
 "$REPO/scripts/build.sh" bench
 kernel=$B/obj-bench/arch/x86/boot/bzImage
@@ -64,6 +68,7 @@ out=$B/traces/$name
 [ -e "$out" ] && die "$out exists; traces are never overwritten"
 mkdir -p "$out"
 read -r -a joblist <<<"$jobs"
+[ ${#joblist[@]} -gt 0 ] || die "TRACE_JOBS is empty"
 shm=/dev/shm/ksmtrace-$$
 hold=$secs
 log "recording $guests guests of $mem MiB for ${secs}s ($io I/O) -> $out"
@@ -87,8 +92,9 @@ for ((i = 0; i < guests; i++)); do
 	fi
 	truncate -s "${mem}M" "$shm-g$i"
 	echo "job=$job mem_mib=$mem seed=$((i + 1))" >"$g/guest.txt"
-	env LD_PRELOAD="$tools/ksmtrace_preload.so" KSMTRACE_RAM="$shm-g$i" KSMTRACE_OUT="$g" \
-		qemu-system-x86_64 -accel tcg -smp 1 -m "$mem" \
+	# A guest that hangs is stopped (and the recording fails).
+	timeout $((secs + 300)) env LD_PRELOAD="$tools/ksmtrace_preload.so" \
+		KSMTRACE_RAM="$shm-g$i" KSMTRACE_OUT="$g" qemu-system-x86_64 -accel tcg -smp 1 -m "$mem" \
 		-object memory-backend-file,id=ram0,size="${mem}M",mem-path="$shm-g$i",share=on \
 		-machine pc,memory-backend=ram0 -display none -no-reboot \
 		-kernel "$kernel" \
@@ -123,8 +129,10 @@ dur=$(( ($(date +%s%N) - t0) / 1000000000 ))
 	echo "image=$img/root.img"
 	echo "image_sha256=$(sha256sum "$img/root.img" | cut -d' ' -f1)"
 	for ((i = 0; i < guests; i++)); do
-		(cd "$out/g$i" && sha256sum reads.bin snaps.bin files.txt 2>/dev/null) |
-			awk -v g="g$i" '{ print g "/" $2 "_sha256=" $1 }'
+		for f in reads.bin snaps.bin files.txt overlay.qcow2 scratch.img; do
+			[ -f "$out/g$i/$f" ] || continue
+			echo "g$i/${f}_sha256=$(sha256sum "$out/g$i/$f" | cut -d' ' -f1)"
+		done
 	done
 } >"$out/manifest.txt"
 log "trace: $out ($(du -sh "$out" | cut -f1))"

@@ -58,7 +58,7 @@ static unsigned long mem_mib;
 static void die(const char *what)
 {
 	fprintf(stderr, "ksm_replay: %s: %s\n", what, strerror(errno));
-	exit(2);
+	_exit(2);	/* in a child too: no stdio buffer of the parent's */
 }
 
 static double now(void)
@@ -176,12 +176,16 @@ struct snap_iter {
 	const void *z;
 };
 
+/* 1: the next snapshot, 0: the end, -1: a damaged file */
 static int snap_next(struct snap_iter *it)
 {
-	if (it->p + sizeof(*it->h) > it->end)
+	if (it->p == it->end)
 		return 0;
+	if (it->p + sizeof(*it->h) > it->end)
+		return -1;
 	it->h = (const void *)it->p;
-	if (it->h->magic != KSMTRACE_SNAP_MAGIC)
+	if (it->h->magic != KSMTRACE_SNAP_MAGIC ||
+	    it->h->nr_pages > (mem_mib << 20) / PAGE)
 		return -1;
 	it->pages = (const void *)(it->p + sizeof(*it->h));
 	it->z = it->pages + it->h->nr_pages;
@@ -236,6 +240,7 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 	char path[PATH_MAX], line[PATH_MAX + 16], c;
 	const struct ksmtrace_read *reads;
 	unsigned char *mem, *buf, *snaps;
+	int more;
 	struct snap_iter it = { 0 };
 	unsigned long written = 0, nread = 0, bad = 0;
 	uint64_t last_sum = 0;
@@ -247,9 +252,11 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 		die("mmap guest RAM");
 	if (madvise(mem, bytes, MADV_MERGEABLE))
 		die("madvise(MADV_MERGEABLE)");
-	buf = malloc(bytes);
-	if (!buf)
-		die("malloc");
+	/* Dropped after each snapshot: not counted as the guest's memory. */
+	buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (buf == MAP_FAILED)
+		die("mmap");
 	memset(fds, -1, sizeof(fds));
 	snprintf(path, sizeof(path), "%s/files.txt", gdir);
 	files = fopen(path, "r");
@@ -302,14 +309,23 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 
 			if (fd < 0 && r->file < nfiles)
 				fd = fds[r->file][0];
-			if (fd < 0 || r->gpa + r->len > bytes)
-				continue;
+			ssize_t n;
+
+			if (fd < 0 || r->len > bytes || r->gpa > bytes - r->len) {
+				fprintf(stderr, "ksm_replay: %s: bad read record\n", gdir);
+				return 2;
+			}
 			iov.iov_base = mem + r->gpa;
 			iov.iov_len = r->len;
+			n = preadv(fd, &iov, 1, r->offset);
 			/* O_DIRECT needs alignment QEMU may not have had to give */
-			if (preadv(fd, &iov, 1, r->offset) < 0 && errno == EINVAL &&
-			    fd != fds[r->file][0])
-				preadv(fds[r->file][0], &iov, 1, r->offset);
+			if (n < 0 && errno == EINVAL && fd != fds[r->file][0])
+				n = preadv(fds[r->file][0], &iov, 1, r->offset);
+			if (n != (ssize_t)r->len) {
+				fprintf(stderr, "ksm_replay: %s: read of %u bytes at %llu: %zd\n",
+					gdir, r->len, (unsigned long long)r->offset, n);
+				return 2;
+			}
 			nread += r->len;
 		} else {
 			if (snap_pages(&it, buf)) {
@@ -328,7 +344,13 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 				}
 			}
 			last_sum = it.h->checksum;
-			if (snap_next(&it) != 1)
+			madvise(buf, bytes, MADV_DONTNEED);
+			more = snap_next(&it);
+			if (more < 0) {
+				fprintf(stderr, "ksm_replay: %s: damaged snapshots\n", gdir);
+				return 2;
+			}
+			if (!more)
 				it.h = NULL;
 		}
 	}
@@ -349,7 +371,7 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 			die("malloc");
 		memset(want, 0, bytes);
 		it.p = snaps;
-		while (snap_next(&it) == 1) {
+		while ((more = snap_next(&it)) == 1) {
 			if (snap_pages(&it, pg))
 				return 2;
 			for (i = 0; i < it.h->nr_pages; i++)
@@ -357,6 +379,8 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 					memcpy(want + (size_t)it.pages[i] * PAGE,
 					       pg + i * PAGE, PAGE);
 		}
+		if (more < 0)
+			return 2;
 		if (XXH64(want, bytes, 0) != last_sum)
 			fprintf(stderr, "ksm_replay: %s: snapshots do not add up to the last checksum\n", gdir);
 		for (i = 0; i < bytes / PAGE; i++)
@@ -434,6 +458,8 @@ int main(int argc, char **argv)
 	fprintf(csv, "t_s,pages_sharing,pages_shared,ksm_zero_pages,patch_bytes_saved,cold_bytes_saved,zswapped_kib,zswap_kib,anon_kib,ksmd_cpu_ms\n");
 	cpu0 = ksmd_cpu_ms();
 	start = now() + 1;
+	signal(SIGPIPE, SIG_IGN);
+	fflush(NULL);
 	for (k = 0; k < replicas; k++) {
 		for (g = 0; g < nr_guests; g++) {
 			pid_t pid = fork();
@@ -495,18 +521,38 @@ int main(int argc, char **argv)
 			}
 			if (failed)
 				break;
+			/* A child that died before it reported: give up. */
+			for (g = 0; g < nprocs && finished < nprocs; g++) {
+				if (pids[g] > 0 &&
+				    waitpid(pids[g], &status, WNOHANG) == pids[g]) {
+					fprintf(stderr, "ksm_replay: process %d ended early (status %#x)\n",
+						g, status);
+					pids[g] = -1;
+					failed++;
+				}
+			}
+			if (failed)
+				break;
 			if (tv.tv_sec || tv.tv_usec)
 				usleep(tv.tv_sec * 1000000 + tv.tv_usec);
 		}
 	}
 	fclose(csv);
-	for (g = 0; g < nprocs; g++)
-		if (write(go[1], "g", 1) != 1)
-			break;
-	for (g = 0; g < nprocs; g++)
-		if (waitpid(pids[g], &status, 0) < 0 || !WIFEXITED(status) ||
-		    WEXITSTATUS(status))
+	/*
+	 * One check at a time: each holds its memory and the rebuilt final
+	 * RAM.  The first to read "go" checks; the others wait for theirs.
+	 */
+	for (g = 0; g < nprocs && !failed; g++) {
+		if (write(go[1], "g", 1) != 1 || wait(&status) < 0 ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
 			failed++;
+	}
+	if (failed)
+		for (g = 0; g < nprocs; g++)
+			if (pids[g] > 0)
+				kill(pids[g], SIGKILL);
+	while (wait(&status) > 0)
+		;
 	printf("RESULT procs=%d mem_mib=%lu speed=%g replay_s=%.1f end_s=%.1f pages_read=%lu pages_written=%lu max_saved_kib=%.0f ksmd_cpu_ms=%.0f data=%s\n",
 	       nprocs, mem_mib, speed, last_event, t, reads_pages, written,
 	       max_saved, ksmd_cpu_ms() - cpu0, failed ? "CORRUPT" : "ok");

@@ -30,7 +30,7 @@ struct ksmtrace_read {
 #define KSMTRACE_SNAP_MAGIC 0x50414e534d534bULL	/* "KSMSNAP" */
 struct ksmtrace_snap {
 	uint64_t magic;
-	uint64_t t_ns;		/* CLOCK_MONOTONIC when the copy began */
+	uint64_t t_ns;		/* CLOCK_MONOTONIC when the copy ended */
 	uint32_t nr_pages;	/* pages in this snapshot */
 	uint32_t zlen;		/* bytes of the ZSTD frame */
 	uint64_t checksum;	/* XXH64 of all of guest RAM at this time */

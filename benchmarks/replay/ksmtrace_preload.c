@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -60,27 +62,31 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Find the mapping of KSMTRACE_RAM in /proc/self/maps; lock held. */
+/*
+ * Find the mapping of KSMTRACE_RAM in /proc/self/maps, by device and inode
+ * (its path may be shown through a symlink, or as deleted); lock held.
+ * Gives up for good after a few tries, with a message.
+ */
 static int find_ram(void)
 {
 	const char *ram = getenv("KSMTRACE_RAM");
 	char line[PATH_MAX + 128];
+	static int tries;
+	struct stat st;
 	FILE *maps;
 
-	if (!ram)
-		return -1;
+	if (!ram || stat(ram, &st))
+		goto fail;
 	maps = fopen("/proc/self/maps", "r");
 	if (!maps)
-		return -1;
+		goto fail;
 	while (fgets(line, sizeof(line), maps)) {
-		unsigned long start, end, off;
-		char *path = strchr(line, '/');
+		unsigned long start, end, off, ino;
+		unsigned int maj, mnr;
 
-		if (!path)
-			continue;
-		path[strcspn(path, "\n")] = 0;
-		if (strcmp(path, ram) ||
-		    sscanf(line, "%lx-%lx %*s %lx", &start, &end, &off) != 3)
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &off,
+			   &maj, &mnr, &ino) != 6 ||
+		    ino != st.st_ino || makedev(maj, mnr) != st.st_dev)
 			continue;
 		/* The largest mapping is guest RAM. */
 		if (end - start > ram_end - ram_start) {
@@ -90,7 +96,14 @@ static int find_ram(void)
 		}
 	}
 	fclose(maps);
-	return ram_end > ram_start ? 0 : -1;
+	if (ram_end > ram_start)
+		return 0;
+fail:
+	if (++tries == 100) {
+		fprintf(stderr, "ksmtrace: no mapping of KSMTRACE_RAM found: not recording\n");
+		disabled = 1;
+	}
+	return -1;
 }
 
 /* Open the output files; lock held. */
@@ -155,12 +168,14 @@ static void record(int fd, const struct iovec *iov, int iovcnt, off_t off,
 		   ssize_t done)
 {
 	struct ksmtrace_read r = { 0 };
-	uint64_t t = now_ns();
 	int i, id, direct, err = errno;
+	uint64_t t;
 
 	if (done <= 0 || disabled)
 		return;
 	pthread_mutex_lock(&lock);
+	/* Stamped under the lock: reads.bin stays in time order. */
+	t = now_ns();
 	if (setup() || (!ram_end && find_ram()))
 		goto out;
 	for (i = 0; i < iovcnt && done > 0; i++) {

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	uint32_t *changed;
 	size_t pages, zcap;
 	long interval_ms;
-	int fd, out, first = 1, stopping = 0;
+	int fd, out, stopping = 0;
 	struct stat st;
 	ZSTD_CCtx *cctx;
 
@@ -75,6 +75,9 @@ int main(int argc, char **argv)
 	cctx = ZSTD_createCCtx();
 	if (!ram || !hash || !changed || !zbuf || !cctx)
 		die("memory");
+	/* The first snapshot: every page that is not zero. */
+	for (size_t i = 0; i < pages; i++)
+		hash[i] = zero_hash;
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
 
 	for (;;) {
@@ -84,7 +87,6 @@ int main(int argc, char **argv)
 		unsigned char *dst;
 
 		stopping = !access(argv[4], F_OK);
-		h.t_ns = start;
 		while (done < pages * PAGE) {
 			ssize_t r = pread(fd, ram + done, pages * PAGE - done, done);
 
@@ -92,13 +94,19 @@ int main(int argc, char **argv)
 				die("read RAM");
 			done += r;
 		}
+		/*
+		 * Stamped when the copy ends: a read that returned during the
+		 * copy is replayed before it, so what the guest wrote over it
+		 * meanwhile, which the copy holds, wins.
+		 */
+		h.t_ns = now_ns();
 		h.checksum = XXH64(ram, pages * PAGE, 0);
 		/* Gather the changed pages at the front, in page order. */
 		dst = ram;
 		for (i = 0; i < pages; i++) {
 			uint64_t x = XXH64(ram + i * PAGE, PAGE, 0);
 
-			if (first ? x == zero_hash : x == hash[i])
+			if (x == hash[i])
 				continue;
 			hash[i] = x;
 			changed[n++] = i;
@@ -106,11 +114,6 @@ int main(int argc, char **argv)
 				memcpy(dst, ram + i * PAGE, PAGE);
 			dst += PAGE;
 		}
-		if (first)
-			for (i = 0; i < pages; i++)
-				if (!hash[i])
-					hash[i] = zero_hash;
-		first = 0;
 		z = ZSTD_compress2(cctx, zbuf, zcap, ram, n * PAGE);
 		if (ZSTD_isError(z)) {
 			fprintf(stderr, "ksmtrace_snap: zstd: %s\n", ZSTD_getErrorName(z));

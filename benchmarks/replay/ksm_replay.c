@@ -3,11 +3,12 @@
  * ksm_replay - replay a recorded guest trace (FORMAT.md) in the running
  * kernel, as QEMU guests with mem-merge=on would load it.
  *
- * usage: ksm_replay [-x speed] [-r replicas] [-d delay_s] [-i interval_ms]
+ * usage: ksm_replay [-N] [-x speed] [-r replicas] [-d delay_s] [-i interval_ms]
  *                   [-o csv] [-I image] [-t tail_s] TRACE_DIR
  *
  * One process per recorded guest (times replicas) maps the guest's RAM as
- * anonymous MADV_MERGEABLE memory, as QEMU does with mem-merge=on, then
+ * anonymous MADV_MERGEABLE memory, as QEMU does with mem-merge=on, and
+ * MADV_HUGEPAGE, as QEMU does for every RAM block (-N: not), then
  * replays the trace in real time divided by speed: every recorded read is
  * a real preadv(2) from the same file (O_DIRECT if QEMU's was) at the same
  * offset into the same guest-physical place, so the kernel's read paths
@@ -52,6 +53,7 @@
 static const char *trace_dir, *csv_path = "replay.csv", *image_override;
 static double speed = 1, delay_s = 5, tail_s = 30;
 static int replicas = 1, interval_ms = 1000;
+static int huge = 1;	/* MADV_HUGEPAGE, as QEMU asks for guest RAM; -N: not */
 static int nr_guests;
 static unsigned long mem_mib;
 
@@ -252,6 +254,9 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 		die("mmap guest RAM");
 	if (madvise(mem, bytes, MADV_MERGEABLE))
 		die("madvise(MADV_MERGEABLE)");
+	/* QEMU's ram_block_add() asks for huge pages for every RAM block. */
+	if (huge && madvise(mem, bytes, MADV_HUGEPAGE))
+		die("madvise(MADV_HUGEPAGE)");
 	/* Dropped after each snapshot: not counted as the guest's memory. */
 	buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -394,7 +399,7 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ksm_replay [-x speed] [-r replicas] [-d delay_s] [-i interval_ms]\n"
+	fprintf(stderr, "usage: ksm_replay [-N] [-x speed] [-r replicas] [-d delay_s] [-i interval_ms]\n"
 			"                  [-o csv] [-I image] [-t tail_s] TRACE_DIR\n");
 	exit(2);
 }
@@ -409,8 +414,9 @@ int main(int argc, char **argv)
 	double start, cpu0, last_event = 0, t = 0, max_saved = 0;
 	FILE *manifest, *csv;
 
-	while ((opt = getopt(argc, argv, "x:r:d:i:o:I:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "Nx:r:d:i:o:I:t:")) != -1) {
 		switch (opt) {
+		case 'N': huge = 0; break;
 		case 'x': speed = atof(optarg); break;
 		case 'r': replicas = atoi(optarg); break;
 		case 'd': delay_s = atof(optarg); break;

@@ -37,6 +37,13 @@
  * page pushed leaves ksmd's rmap_list, as a page that is unmapped does,
  * so pages_unshared and pages_volatile keep their meaning.
  *
+ * Guest memory is mostly huge pages (QEMU asks for them with
+ * MADV_HUGEPAGE), which zswap does not store.  The pages of a huge page
+ * mapped by a PMD share its one accessed bit and age together; when they
+ * are cold, the visit that pushes the first of them splits the huge page,
+ * as KSM splits one to merge a page of it, and the others follow at their
+ * visits.  A huge page in use is never split for this.
+ *
  * Whether a page came back (a refault: it was accessed within the cold
  * threshold after the push) and which pages zswap refused (they compress
  * poorly; not retried until their content changes) is kept per mm in an
@@ -53,7 +60,10 @@
  *     ksm_thread_mutex (mm/ksm.c)
  *       mmap_lock
  *         page table lock (ksm_nru_young_pmd())
+ *           mmu notifiers' clear_young (ksm_nru_huge_young())
  *           xa_lock of a ksm_cold_slot (ksm_cold_zapped)
+ *       folio lock, no mmap_lock (ksm_cold_split())
+ *         anon_vma lock (split_huge_page())
  *   ksm_mmlist_lock (mm/ksm.c) nests the xa_lock of a ksm_cold_slot.
  *
  * Copyright (C) 2026 KSM++ developers
@@ -62,6 +72,7 @@
 #define pr_fmt(fmt) "ksm: " fmt
 
 #include <linux/atomic.h>
+#include <linux/hugetlb.h>
 #include <linux/jump_label.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
@@ -161,6 +172,8 @@ static unsigned long ksm_nru_pages[KSM_NRU_NR_CLASSES];
 static unsigned long ksm_cold_compressed;
 /* Pushes that reclaim could not complete: zswap refused the page */
 static unsigned long ksm_cold_rejected;
+/* Large folios split so that their cold pages could be pushed */
+static unsigned long ksm_cold_split_folios;
 /* Pushed pages found back in memory, however long they were out */
 static unsigned long ksm_cold_back;
 /* Pushed pages back within the cold threshold */
@@ -477,18 +490,123 @@ void ksm_cold_zapped(struct ksm_cold_slot *cs, unsigned long addr)
 /**
  * struct ksm_nru_young - what ksm_nru_test_young() looks for and finds
  * @page: the page ksmd visits
+ * @cs: the cold state of its mm
  * @young: it was accessed since the last test
+ * @huge: it is mapped by a PMD
+ * @flush: its TLB entry (of the huge page, if @huge) was not flushed
+ *	since the last test: flush it if the page turns idle
  */
 struct ksm_nru_young {
 	struct page *page;
+	struct ksm_cold_slot *cs;
 	bool young;
+	bool huge;
+	bool flush;
 };
+
+/**
+ * struct ksm_nru_huge - the huge page whose pages ksmd is visiting
+ * @cs: the cold state of its mm
+ * @haddr: the user address of the huge page
+ * @pfn: its first pfn
+ * @last: the address of the last of its pages visited
+ * @seq: the tick of the clock when its PMD was tested
+ * @young: what that test found
+ * @flushed: its TLB entry was flushed since
+ * @no_split: a split failed since: its other pages do not try again
+ */
+struct ksm_nru_huge {
+	struct ksm_cold_slot *cs;
+	unsigned long haddr;
+	unsigned long pfn;
+	unsigned long last;
+	u32 seq;
+	bool young;
+	bool flushed;
+	bool no_split;
+};
+
+/* ksmd only (ksm_thread_mutex) */
+static struct ksm_nru_huge ksm_huge_seen;
+
+/* Is ksm_huge_seen about @pfn, the huge page at @haddr of @cs, still? */
+static bool ksm_huge_seen_is(struct ksm_cold_slot *cs, unsigned long haddr,
+			     unsigned long pfn)
+{
+	struct ksm_nru_huge *h = &ksm_huge_seen;
+
+	/* Within a tick: ksmd may have stopped in the middle of it. */
+	return h->cs == cs && h->haddr == haddr && h->pfn == pfn &&
+	       ksm_cold_seq - h->seq < 2;
+}
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+/*
+ * Test and clear the accessed bit of the PMD that maps @folio, a huge page
+ * (and of secondary MMUs for its range), for the page at @addr.  A PMD has
+ * one accessed bit for all the pages of the huge page: the first visit to
+ * one of them in a full scan tests and clears it, and the visits to the
+ * others that follow (ksmd visits them in address order) take that answer,
+ * so that all of them age together; the TLB entry of the huge page is
+ * flushed once.  Context: ksmd, the PMD lock held.
+ */
+static void ksm_nru_huge_young(struct vm_area_struct *vma, unsigned long addr,
+			       pmd_t *pmd, struct folio *folio,
+			       struct ksm_nru_young *y)
+{
+	unsigned long haddr = addr & PMD_MASK;
+	struct ksm_nru_huge *h = &ksm_huge_seen;
+	pmd_t val = pmdp_get(pmd);
+
+	/* Not mapped by this PMD (migrating, split): count it as used. */
+	if (!pmd_present(val) || pmd_pfn(val) != folio_pfn(folio)) {
+		y->young = true;
+		return;
+	}
+	if (!ksm_huge_seen_is(y->cs, haddr, folio_pfn(folio)) ||
+	    addr <= h->last) {
+		h->cs = y->cs;
+		h->haddr = haddr;
+		h->pfn = folio_pfn(folio);
+		h->seq = ksm_cold_seq;
+		h->young = pmdp_clear_young_notify(vma, haddr, pmd);
+		h->flushed = false;
+		h->no_split = false;
+		if (h->young)
+			folio_set_young(folio);
+	}
+	h->last = addr;
+	y->young = h->young;
+	y->huge = true;
+	y->flush = !h->flushed;
+}
+
+/* Flush the TLB entry of the huge page ksm_nru_huge_young() tested. */
+static void ksm_nru_huge_flush(struct vm_area_struct *vma)
+{
+	struct ksm_nru_huge *h = &ksm_huge_seen;
+
+	flush_pmd_tlb_range(vma, h->haddr, h->haddr + HPAGE_PMD_SIZE);
+	h->flushed = true;
+}
+#else
+static void ksm_nru_huge_young(struct vm_area_struct *vma, unsigned long addr,
+			       pmd_t *pmd, struct folio *folio,
+			       struct ksm_nru_young *y)
+{
+	y->young = true;
+}
+
+static void ksm_nru_huge_flush(struct vm_area_struct *vma)
+{
+}
+#endif
 
 /*
  * Test and clear the accessed bit of the pte of one page, and of secondary
  * MMUs (a KVM guest's accesses are only there), keeping the reference for
- * reclaim in the folio's young flag, as DAMON does.  A page of a huge page
- * mapped by a PMD counts as accessed: the clock ages small pages only.
+ * reclaim in the folio's young flag, as DAMON does; for a page of a huge
+ * page mapped by a PMD, the PMD's (ksm_nru_huge_young()).
  */
 static int ksm_nru_young_pmd(pmd_t *pmd, unsigned long addr,
 			     unsigned long end, struct mm_walk *walk)
@@ -499,7 +617,7 @@ static int ksm_nru_young_pmd(pmd_t *pmd, unsigned long addr,
 
 	ptl = pmd_trans_huge_lock(pmd, walk->vma);
 	if (ptl) {
-		y->young = true;
+		ksm_nru_huge_young(walk->vma, addr, pmd, page_folio(y->page), y);
 		spin_unlock(ptl);
 		return 1;
 	}
@@ -521,15 +639,12 @@ static const struct mm_walk_ops ksm_nru_young_ops = {
 	.walk_lock = PGWALK_RDLOCK,
 };
 
-/* Was @page, mapped at @addr of @vma, accessed since the last test? */
-static bool ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
-			       struct page *page)
+/* Was @y->page, mapped at @addr of @vma, accessed since the last test? */
+static void ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
+			       struct ksm_nru_young *y)
 {
-	struct ksm_nru_young y = { .page = page };
-
 	walk_page_range_vma(vma, addr, addr + PAGE_SIZE, &ksm_nru_young_ops,
-			    &y);
-	return y.young;
+			    y);
 }
 
 /**
@@ -546,7 +661,8 @@ static bool ksm_nru_test_young(struct vm_area_struct *vma, unsigned long addr,
  * per visited page, not per page the scan passes.  The accessed bit is
  * cleared without a TLB flush, so a page used through a cached
  * translation can look idle: when a page turns idle its translation is
- * flushed once, and from then on an access sets the bit again.  A page
+ * flushed once (that of a huge page once for all its pages), and from
+ * then on an access sets the bit again.  A page
  * remembered as pushed out is back: a refault if that happened within the
  * cold threshold.
  */
@@ -554,15 +670,20 @@ void ksm_nru_seen(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 		  struct vm_area_struct *vma, unsigned long addr,
 		  struct page *page)
 {
+	struct ksm_nru_young y = { .page = page, .cs = cs, .flush = true };
 	enum ksm_nru_class class, was = ksm_nru_class_get(nru);
 	unsigned int cold = ksm_cold_threshold();
-	bool young = ksm_nru_test_young(vma, addr, page);
 	unsigned long value;
 
-	class = ksm_nru_age(nru, ksm_cold_seq, young, ksm_cold_idle(), cold);
+	ksm_nru_test_young(vma, addr, &y);
+	class = ksm_nru_age(nru, ksm_cold_seq, y.young, ksm_cold_idle(), cold);
 	ksm_nru_counting[class]++;
-	if (class >= KSM_NRU_IDLE && was < KSM_NRU_IDLE)
-		flush_tlb_page(vma, addr);
+	if (class >= KSM_NRU_IDLE && was < KSM_NRU_IDLE && y.flush) {
+		if (y.huge)
+			ksm_nru_huge_flush(vma);
+		else
+			flush_tlb_page(vma, addr);
+	}
 
 	if (!ksm_cold_lookup(cs, addr, &value) || (value & KSM_COLD_POOR))
 		return;
@@ -603,19 +724,67 @@ static bool ksm_cold_may_push(void)
 }
 
 /*
- * May @folio go?  It must be a small anonymous folio mapped only here (as
- * for MADV_PAGEOUT: the accessed bit of other mappers was not tested), not
- * a KSM page, not mlocked or pinned; and zswap writeback must be disabled
+ * May @folio go?  It must be an anonymous folio mapped only here (as for
+ * MADV_PAGEOUT: the accessed bit of other mappers was not tested), not a
+ * KSM page, not mlocked or pinned; and zswap writeback must be disabled
  * for its memory cgroup, so that what zswap refuses stays in memory
- * instead of being written to the swap device.
+ * instead of being written to the swap device.  A large folio must be
+ * split first (ksm_cold_split()): zswap stores small folios only.
  */
 static bool ksm_cold_folio_ok(struct folio *folio)
 {
-	return !folio_test_large(folio) && folio_test_anon(folio) &&
-	       !folio_test_ksm(folio) && !folio_test_mlocked(folio) &&
-	       folio_mapcount(folio) == 1 && !folio_maybe_dma_pinned(folio) &&
+	if (folio_test_large(folio)) {
+		if (folio_likely_mapped_shared(folio))
+			return false;
+	} else if (folio_mapcount(folio) != 1) {
+		return false;
+	}
+	return folio_test_anon(folio) && !folio_test_ksm(folio) &&
+	       !folio_test_mlocked(folio) && !folio_maybe_dma_pinned(folio) &&
 	       folio_test_lru(folio) &&
 	       !mem_cgroup_zswap_writeback_enabled(folio_memcg(folio));
+}
+
+/*
+ * Split the large folio of @page, a cold page ksmd holds a reference on,
+ * mapped at @addr, so that its pages can be pushed one by one, as KSM
+ * splits a huge page to merge one of its pages and reclaim splits one that
+ * cannot be swapped out whole.  Only a huge page mapped by a PMD: all its
+ * pages age together (ksm_nru_huge_young()), so when one is cold, all of
+ * them are; the pages of a large folio mapped by PTEs age one by one, and
+ * one cold page does not make the others cold.  An attempt counts against
+ * the pushes of this wakeup.  Return: the folio of @page, small, or NULL
+ * if it could not be split now (locked, or referenced by someone else:
+ * the other pages of the huge page do not try again before the next full
+ * scan).
+ */
+static struct folio *ksm_cold_split(struct ksm_cold_slot *cs,
+				    struct page *page, unsigned long addr)
+{
+	struct folio *folio = page_folio(page);
+	bool seen;
+
+	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) ||
+	    !folio_test_pmd_mappable(folio) || !folio_entire_mapcount(folio))
+		return NULL;
+	seen = ksm_huge_seen_is(cs, addr & PMD_MASK, folio_pfn(folio));
+	if (seen && ksm_huge_seen.no_split)
+		return NULL;
+	ksm_cold_batch++;
+	if (!folio_trylock(folio))
+		goto failed;
+	if (split_huge_page(page)) {
+		folio_unlock(folio);
+		goto failed;
+	}
+	folio = page_folio(page);
+	folio_unlock(folio);
+	WRITE_ONCE(ksm_cold_split_folios, ksm_cold_split_folios + 1);
+	return folio;
+failed:
+	if (seen)
+		ksm_huge_seen.no_split = true;
+	return NULL;
 }
 
 /* Did zswap refuse this content of @addr at @seq recently? */
@@ -649,7 +818,8 @@ static bool ksm_cold_poor(struct ksm_cold_slot *cs, unsigned long addr,
  * earlier visit (it kept its checksum, so it was searched for and placed
  * in the unstable tree), is isolated from the LRU for ksm_cold_push(), unless
  * the per-wakeup bound is reached, zswap is off, there is no swap space
- * for its slot, or zswap refused the same content before.
+ * for its slot, or zswap refused the same content before.  A page of a
+ * large folio is split off it first.
  *
  * Return: true if ksm_cold_push() must be called once ksmd has dropped
  * its reference to @page.
@@ -698,6 +868,11 @@ bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 	    ksm_cold_poor(cs, addr, checksum, ksm_cold_seq) ||
 	    !ksm_cold_folio_ok(folio))
 		return false;
+	if (folio_test_large(folio)) {
+		folio = ksm_cold_split(cs, page, addr);
+		if (!folio || !ksm_cold_may_push() || !ksm_cold_folio_ok(folio))
+			return false;
+	}
 	if (!folio_isolate_lru(folio))
 		return false;
 	/* Unmapped or shared meanwhile: leave it. */
@@ -818,12 +993,15 @@ void ksm_cold_new_batch(void)
 /**
  * ksm_cold_scan_done() - ksmd completed a full scan
  *
- * Publishes the pages per class the scan visited.
+ * Publishes the pages per class the scan visited; the next scan tests the
+ * accessed bit of a huge page afresh.
  */
 void ksm_cold_scan_done(void)
 {
 	unsigned int i;
 
+	/* The next full scan tests the PMD of a huge page again. */
+	ksm_huge_seen.cs = NULL;
 	if (!ksm_cold_enabled())
 		return;
 	for (i = 0; i < KSM_NRU_NR_CLASSES; i++) {
@@ -846,6 +1024,7 @@ void ksm_cold_forget(void)
 	 * and a new length holds pushes when the tier is on again.
 	 */
 	WRITE_ONCE(ksm_cold_backoff, 0);
+	ksm_huge_seen.cs = NULL;
 	memset(ksm_cold_pushed_ring, 0, sizeof(ksm_cold_pushed_ring));
 	memset(ksm_cold_refault_ring, 0, sizeof(ksm_cold_refault_ring));
 	for (i = 0; i < KSM_NRU_NR_CLASSES; i++) {
@@ -978,6 +1157,7 @@ KSM_COLD_STAT(nru_pages_cold, READ_ONCE(ksm_nru_pages[KSM_NRU_COLD]));
 KSM_COLD_STAT(cold_threshold_secs, ksm_cold_threshold_secs());
 KSM_COLD_STAT(cold_pages_compressed, READ_ONCE(ksm_cold_compressed));
 KSM_COLD_STAT(cold_pages_rejected, READ_ONCE(ksm_cold_rejected));
+KSM_COLD_STAT(cold_huge_pages_split, READ_ONCE(ksm_cold_split_folios));
 KSM_COLD_STAT(cold_pages_out, max(atomic_long_read(&ksm_cold_out), 0L));
 KSM_COLD_STAT(cold_pages_back, READ_ONCE(ksm_cold_back));
 KSM_COLD_STAT(cold_refaults, READ_ONCE(ksm_cold_refaults));
@@ -995,6 +1175,7 @@ static struct attribute *ksm_cold_attrs[] = {
 	&cold_threshold_secs_attr.attr,
 	&cold_pages_compressed_attr.attr,
 	&cold_pages_rejected_attr.attr,
+	&cold_huge_pages_split_attr.attr,
 	&cold_pages_out_attr.attr,
 	&cold_pages_back_attr.attr,
 	&cold_refaults_attr.attr,

@@ -210,6 +210,8 @@ struct ksm_patch_ref {
 
 static struct rb_root ksm_patch_refs = RB_ROOT;
 static DEFINE_SPINLOCK(ksm_patch_refs_lock);
+/* Where ksm_patch_copy_refs() goes on (ksm_patch_mutex) */
+static unsigned long ksm_patch_copy_pfn;
 
 /* Statistics */
 static atomic_long_t ksm_patch_pages = ATOMIC_LONG_INIT(0);
@@ -518,21 +520,22 @@ static bool ksm_patch_charged_there(struct ksm_patch_ref *ref,
 
 /*
  * Copy the page of @ref, @folio (referenced by the caller), a KSM page no
- * process maps, into a page charged to the memory cgroup of the first page
- * patched against it, and drop the KSM page, unless it is charged there
- * already (then it stays, and can migrate).  The copy is kernel memory: a
- * removed cgroup's charge moves to its parent, as for zswap's entries, so
- * no copy keeps a removed cgroup alive.  Poisoned pages are not copied.  Never waits for memory: no
- * reclaim, and no memory.high throttling of ksmd on a cgroup's behalf; a
- * copy that fails is tried again after the next full scan.
+ * process uses and not charged where its patches are
+ * (ksm_patch_ref_wants_copy()), into a page charged to the memory cgroup
+ * of the first page patched against it, and drop the KSM page.  (A KSM
+ * page charged there already stays, and can migrate.)  The copy is kernel
+ * memory: a removed cgroup's charge moves to its parent, as for zswap's
+ * entries, so no copy keeps a removed cgroup alive.  Poisoned pages are
+ * not copied.  Never waits for memory: no reclaim, and no memory.high
+ * throttling of ksmd on a cgroup's behalf; a copy that fails is tried
+ * again at a later full scan.  Context: ksmd (ksm_thread_mutex).
  */
 static void ksm_patch_copy_ref(struct ksm_patch_ref *ref, struct folio *folio)
 {
 	struct mem_cgroup *memcg, *old;
 	struct page *page;
+	bool ok;
 
-	if (!ref->charged || ksm_patch_charged_there(ref, folio))
-		return;
 	memcg = ref->objcg ? get_mem_cgroup_from_objcg(ref->objcg) : NULL;
 	old = set_active_memcg(memcg);
 	page = alloc_page(GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN);
@@ -540,46 +543,64 @@ static void ksm_patch_copy_ref(struct ksm_patch_ref *ref, struct folio *folio)
 	mem_cgroup_put(memcg);
 	if (!page)
 		return;
+	/*
+	 * Migration holds the folio lock from before it unmaps the page
+	 * until the reference follows the new page (ksm_patch_migrate()); in
+	 * between, the old page looks unused (its stable node is gone).
+	 */
+	if (!folio_trylock(folio)) {
+		__free_page(page);
+		return;
+	}
 	/* A KSM page never changes; but it may be poisoned. */
 	if (copy_mc_highpage(page, folio_page(folio, 0))) {
+		folio_unlock(folio);
 		__free_page(page);
 		return;
 	}
 	spin_lock(&ksm_patch_refs_lock);
 	/* Migrated, or mapped again by a merge: not now. */
-	if (ref->folio != folio || folio_mapped(folio)) {
-		spin_unlock(&ksm_patch_refs_lock);
+	ok = ref->folio == folio && !folio_mapped(folio) &&
+	     ksm_folio_unused(folio);
+	if (ok) {
+		rb_erase(&ref->node, &ksm_patch_refs);
+		ref->folio = page_folio(page);
+		ref->pfn = page_to_pfn(page);
+		ref->copied = true;
+		rb_add(&ref->node, &ksm_patch_refs, ksm_patch_ref_less);
+		atomic_long_inc(&ksm_patch_nr_copied);
+	}
+	spin_unlock(&ksm_patch_refs_lock);
+	folio_unlock(folio);
+	if (!ok) {
 		__free_page(page);
 		return;
 	}
-	rb_erase(&ref->node, &ksm_patch_refs);
-	ref->folio = page_folio(page);
-	ref->pfn = page_to_pfn(page);
-	ref->copied = true;
-	rb_add(&ref->node, &ksm_patch_refs, ksm_patch_ref_less);
-	atomic_long_inc(&ksm_patch_nr_copied);
-	spin_unlock(&ksm_patch_refs_lock);
 	ksm_patch_folio_put(folio);
 }
 
-/* A KSM page nobody uses but the tier: no mapping, no rmap_item. */
-static bool ksm_patch_ref_unused(struct ksm_patch_ref *ref)
+/*
+ * Does @ref want a copy?  Its page is a KSM page nobody uses but the tier
+ * (no mapping, no rmap_item), not charged where the copy would be.
+ * Context: ksm_patch_mutex (@ref->charged), ksm_patch_refs_lock.
+ */
+static bool ksm_patch_ref_wants_copy(struct ksm_patch_ref *ref)
 {
 	struct folio *folio = ref->folio;
 
-	return !ref->copied && !folio_mapped(folio) &&
-	       !folio_test_hwpoison(folio) && ksm_folio_unused(folio);
+	return ref->charged && !ref->copied && !folio_mapped(folio) &&
+	       !folio_test_hwpoison(folio) && ksm_folio_unused(folio) &&
+	       !ksm_patch_charged_there(ref, folio);
 }
 
 /*
- * The first reference at or after *@pfn whose page is a KSM page no
- * process uses, with a user and a folio reference taken (in *@folio);
- * *@pfn moves past it.  NULL after 1024 references without one, or at the
- * end, where *@end is set.
+ * The first reference at or after *@pfn that wants a copy, with a user
+ * and a folio reference taken (in *@folio); *@pfn moves past it.  NULL
+ * after 1024 references without one, or at the end, where *@end is set.
  */
-static struct ksm_patch_ref *ksm_patch_next_unmapped(unsigned long *pfn,
-						     struct folio **folio,
-						     bool *end)
+static struct ksm_patch_ref *ksm_patch_next_to_copy(unsigned long *pfn,
+						    struct folio **folio,
+						    bool *end)
 {
 	struct ksm_patch_ref *ref;
 	struct rb_node *node;
@@ -587,7 +608,7 @@ static struct ksm_patch_ref *ksm_patch_next_unmapped(unsigned long *pfn,
 
 	spin_lock(&ksm_patch_refs_lock);
 	ref = ksm_patch_ref_from(*pfn);
-	while (ref && !ksm_patch_ref_unused(ref)) {
+	while (ref && !ksm_patch_ref_wants_copy(ref)) {
 		*pfn = ref->pfn + 1;
 		node = rb_next(&ref->node);
 		ref = node ? rb_entry(node, struct ksm_patch_ref, node) : NULL;
@@ -608,30 +629,34 @@ static struct ksm_patch_ref *ksm_patch_next_unmapped(unsigned long *pfn,
 }
 
 /*
- * Copy the references no process uses (ksm_patch_copy_ref()), at most
- * KSM_PATCH_COPIES_PER_SCAN of them.
+ * Copy the references that want it (ksm_patch_copy_ref()): at most
+ * KSM_PATCH_COPIES_PER_SCAN tries, from where the last call stopped, so
+ * that copies which keep failing (no memory in the cgroup) do not hold
+ * up those after them; after the last reference, the next call starts
+ * from the first.
  */
 static void ksm_patch_copy_refs(void)
 {
-	unsigned int tries = KSM_PATCH_COPIES_PER_SCAN;
+	unsigned int tries = 0;
 	struct ksm_patch_ref *ref;
-	unsigned long pfn = 0;
+	unsigned long pfn = ksm_patch_copy_pfn;
 	struct folio *folio;
 	bool end = false;
 
 	lockdep_assert_held(&ksm_patch_mutex);
 	if (!atomic_long_read(&ksm_patch_nr_refs))
 		return;
-	while (!end && tries) {
-		ref = ksm_patch_next_unmapped(&pfn, &folio, &end);
+	while (!end && tries < KSM_PATCH_COPIES_PER_SCAN) {
+		ref = ksm_patch_next_to_copy(&pfn, &folio, &end);
 		if (ref) {
 			ksm_patch_copy_ref(ref, folio);
 			ksm_patch_folio_put(folio);
 			ksm_patch_ref_put(ref);
-			tries--;
+			tries++;
 		}
 		cond_resched();
 	}
+	ksm_patch_copy_pfn = end ? 0 : pfn;
 }
 
 /**

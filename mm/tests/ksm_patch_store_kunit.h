@@ -329,6 +329,22 @@ static void ksm_patch_test_stable_node(struct kunit *test)
 	folio_put(moved);
 }
 
+/*
+ * A KSM page whose stable node is gone (KSM emptied its stable tree, as
+ * run=2 does, while patches kept the page) is used by no process: the
+ * tier may copy it into a page charged where its patches are.  A page
+ * that is not a KSM page is not.
+ */
+static void ksm_patch_test_no_stable_node(struct kunit *test)
+{
+	struct ksm_patch_skt *t = skt_init(test);
+
+	KUNIT_EXPECT_FALSE(test, ksm_folio_unused(t->ref));
+	skt_fake_ksm(t->ref, NULL);
+	KUNIT_EXPECT_TRUE(test, ksm_folio_unused(t->ref));
+	t->ref->mapping = NULL;
+}
+
 static int skt_put(void *data)
 {
 	struct ksm_patch_skt *t = data;
@@ -376,6 +392,7 @@ static struct kunit_case ksm_patch_store_test_cases[] = {
 	KUNIT_CASE(ksm_patch_test_pending_owner),
 	KUNIT_CASE(ksm_patch_test_migrate),
 	KUNIT_CASE(ksm_patch_test_stable_node),
+	KUNIT_CASE(ksm_patch_test_no_stable_node),
 	KUNIT_CASE(ksm_patch_test_frozen),
 	{}
 };

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/swap.h>
 #include <sys/wait.h>
 #include <linux/loop.h>
@@ -204,6 +205,73 @@ static char *map_mergeable(size_t pages)
 	return p;
 }
 
+/* The size of a PMD-mapped huge page in pages; 0 without THP. */
+static size_t huge_pages(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
+			"r");
+	unsigned long size = 0;
+
+	if (f) {
+		if (fscanf(f, "%lu", &size) != 1)
+			size = 0;
+		fclose(f);
+	}
+	return size / pagesize;
+}
+
+/*
+ * @nr huge pages of mergeable memory, aligned, MADV_HUGEPAGE as QEMU
+ * maps guest RAM; *@pages is set to its size in pages.
+ */
+static char *map_huge(size_t nr, size_t *pages)
+{
+	size_t huge = huge_pages() * pagesize, len = nr * huge;
+	char *raw, *p;
+
+	raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	p = (char *)(((unsigned long)raw + huge - 1) & ~(huge - 1));
+	if (p > raw)
+		munmap(raw, p - raw);
+	munmap(p + len, raw + huge - p);
+	if (madvise(p, len, MADV_HUGEPAGE) || madvise(p, len, MADV_MERGEABLE))
+		ksft_exit_fail_msg("madvise: %s\n", strerror(errno));
+	*pages = len / pagesize;
+	return p;
+}
+
+/* AnonHugePages of the mapping at @p in process @pid, in kB. */
+static long anon_huge_kb(pid_t pid, const char *p)
+{
+	unsigned long start, end, at = (unsigned long)p;
+	char path[64], *line = NULL;
+	bool inside = false;
+	size_t size = 0;
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (getline(&line, &size, f) > 0) {
+		/* A mapping's first line starts with its range; fields "Key:" */
+		if (!strchr(line, ':') || strchr(line, ' ') < strchr(line, ':')) {
+			if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+				inside = start <= at && at < end;
+		} else if (inside &&
+			   sscanf(line, "AnonHugePages: %ld", &kb) == 1) {
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return kb;
+}
+
 /* Unique but compressible text: about 20:1 with lz4. */
 static void fill_text(char *p, size_t pages, unsigned int salt)
 {
@@ -326,7 +394,7 @@ static void test_knobs(void)
 		"nru_pages_modified", "nru_pages_unmodified", "nru_pages_idle",
 		"nru_pages_cold", "cold_threshold_secs",
 		"cold_pages_compressed", "cold_pages_rejected",
-		"cold_pages_out", "cold_pages_back", "cold_refaults",
+		"cold_huge_pages_split", "cold_pages_out", "cold_pages_back", "cold_refaults",
 		"cold_bytes_saved",
 	};
 	bool ok = true;
@@ -545,6 +613,134 @@ static void test_hot(void)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	ksft_test_result(ok, "region written or read all the time stays resident\n");
+}
+
+/*
+ * Guest memory is huge pages (QEMU maps it MADV_HUGEPAGE): a cold region
+ * of huge pages is split and pushed into zswap as small pages are, and
+ * reads back byte for byte.
+ */
+static void test_huge(void)
+{
+	long compressed = knob("cold_pages_compressed");
+	long split = knob("cold_huge_pages_split");
+	long huge_kb, pushed, splits;
+	size_t pages;
+	char *p, *copy;
+	int present;
+	double took;
+	bool ok;
+
+	if (!huge_pages()) {
+		ksft_test_result_skip("huge pages: kernel without THP\n");
+		return;
+	}
+	p = map_huge(2, &pages);
+	fill_text(p, pages, 5);
+	huge_kb = anon_huge_kb(getpid(), p);
+	if (huge_kb <= 0) {
+		ksft_test_result_skip("huge pages: none to be had (%ld kB)\n",
+				      huge_kb);
+		munmap(p, pages * pagesize);
+		return;
+	}
+	copy = malloc(pages * pagesize);
+	if (!copy)
+		ksft_exit_fail_msg("malloc\n");
+	memcpy(copy, p, pages * pagesize);
+	knob_set("nru_idle_secs", 1);
+	knob_set("nru_cold_secs", 2);
+	knob_set("cold_compress_pages", 256);
+	knob_set("cold_compress", 1);
+	present = wait_present_below(p, pages, pages / 20, &took);
+	knob_set("cold_compress", 0);
+	pushed = knob("cold_pages_compressed") - compressed;
+	splits = knob("cold_huge_pages_split") - split;
+	ksft_print_msg("huge: %ld kB THP; %d/%zu present after %.1fs\n",
+		       huge_kb, present, pages, took);
+	ksft_print_msg("huge: %ld pushed, %ld split\n", pushed, splits);
+	ok = present <= (int)pages / 20 && pushed >= (long)pages * 95 / 100 &&
+	     splits >= huge_kb * 1024 / (long)(huge_pages() * pagesize);
+	ok &= !memcmp(copy, p, pages * pagesize);
+	munmap(p, pages * pagesize);
+	free(copy);
+	ksft_test_result(ok, "cold huge pages split, compressed, read back intact\n");
+}
+
+/*
+ * A huge page in use is neither split nor pushed, even when only one of
+ * its pages is read: the PMD's accessed bit stands for all of them.
+ */
+static void test_huge_hot(void)
+{
+	long compressed, split, huge_kb, pushed, splits;
+	int pipefd[2], present;
+	size_t pages;
+	bool ok;
+	pid_t pid;
+	char *p;
+
+	if (!huge_pages()) {
+		ksft_test_result_skip("huge pages in use: kernel without THP\n");
+		return;
+	}
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (!pid) {
+		unsigned long iter = 0;
+		size_t i, per = huge_pages();
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		p = map_huge(2, &pages);
+		fill_text(p, pages, 6);
+		if (write(pipefd[1], &p, sizeof(p)) != sizeof(p))
+			_exit(1);
+		for (;;) {
+			/* One page of each huge page, read only. */
+			for (i = 0; i < pages; i += per)
+				(void)__atomic_load_n(&p[(i + iter % per) *
+							 pagesize],
+						      __ATOMIC_RELAXED);
+			iter++;
+			usleep(1000);
+		}
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &p, sizeof(p)) != sizeof(p))
+		ksft_exit_fail_msg("reader did not start\n");
+	close(pipefd[0]);
+	pages = 2 * huge_pages();
+	huge_kb = anon_huge_kb(pid, p);
+	if (huge_kb <= 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		ksft_test_result_skip("huge pages in use: none to be had\n");
+		return;
+	}
+	/*
+	 * An idle page's TLB entry is flushed: idle well before cold, so
+	 * that a cached translation cannot hide a use until it is cold.
+	 */
+	knob_set("sleep_millisecs", 100);
+	knob_set("nru_idle_secs", 1);
+	knob_set("nru_cold_secs", 4);
+	knob_set("cold_compress", 1);
+	compressed = knob("cold_pages_compressed");
+	split = knob("cold_huge_pages_split");
+	ok = wait_scans_and_ages(12, 3);
+	pushed = knob("cold_pages_compressed") - compressed;
+	splits = knob("cold_huge_pages_split") - split;
+	present = count_present(pid, p, pages);
+	knob_set("cold_compress", 0);
+	knob_set("sleep_millisecs", 10);
+	ksft_print_msg("huge in use: %ld kB THP (now %ld), %d/%zu present\n",
+		       huge_kb, anon_huge_kb(pid, p), present, pages);
+	ksft_print_msg("huge in use: %ld pushed, %ld split\n", pushed, splits);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ok &= present == (int)pages && !pushed && !splits;
+	ksft_test_result(ok, "huge pages in use stay whole and resident\n");
 }
 
 /*
@@ -926,7 +1122,7 @@ int main(void)
 		ksft_exit_skip("kernel without the KSM cold-page tier\n");
 	if (access(ZSWAP_ENABLED, F_OK))
 		ksft_exit_skip("kernel without zswap\n");
-	ksft_set_plan(11);
+	ksft_set_plan(13);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -953,6 +1149,8 @@ int main(void)
 	test_off();
 	test_compress();
 	test_hot();
+	test_huge();
+	test_huge_hot();
 	test_poor();
 	test_not_pushed();
 	test_unmapped();

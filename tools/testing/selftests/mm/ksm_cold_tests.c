@@ -330,6 +330,19 @@ static int wait_present_below(const char *p, size_t pages, int target,
 	return present;
 }
 
+/*
+ * Turn the tier on with short ages and wait until at most 5 % of the
+ * @pages at @p are present; return how many are.
+ */
+static int push_cold(const char *p, size_t pages, double *took)
+{
+	knob_set("nru_idle_secs", 1);
+	knob_set("nru_cold_secs", 2);
+	knob_set("cold_compress_pages", 256);
+	knob_set("cold_compress", 1);
+	return wait_present_below(p, pages, pages / 20, took);
+}
+
 /* Swap space for slots only: a loop device on a file in /tmp (tmpfs). */
 static bool setup_swap(void)
 {
@@ -485,12 +498,7 @@ static void test_compress(void)
 	copy = malloc(NR_PAGES * pagesize);
 	fill_text(p, NR_PAGES, 2);
 	memcpy(copy, p, NR_PAGES * pagesize);
-	knob_set("nru_idle_secs", 1);
-	knob_set("nru_cold_secs", 2);
-	knob_set("cold_compress_pages", 256);
-	knob_set("cold_compress", 1);
-
-	present = wait_present_below(p, NR_PAGES, NR_PAGES / 20, &took);
+	present = push_cold(p, NR_PAGES, &took);
 	/*
 	 * A refault counts only within the cold threshold of the push: stop
 	 * ksmd while this slow guest reads back.
@@ -648,11 +656,7 @@ static void test_huge(void)
 	if (!copy)
 		ksft_exit_fail_msg("malloc\n");
 	memcpy(copy, p, pages * pagesize);
-	knob_set("nru_idle_secs", 1);
-	knob_set("nru_cold_secs", 2);
-	knob_set("cold_compress_pages", 256);
-	knob_set("cold_compress", 1);
-	present = wait_present_below(p, pages, pages / 20, &took);
+	present = push_cold(p, pages, &took);
 	knob_set("cold_compress", 0);
 	pushed = knob("cold_pages_compressed") - compressed;
 	splits = knob("cold_huge_pages_split") - split;

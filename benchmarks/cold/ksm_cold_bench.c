@@ -29,8 +29,6 @@
  * Copyright (C) 2026 KSM++ developers
  */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -38,12 +36,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#define KSM_DIR	"/sys/kernel/mm/ksm/"
+#include "../common/ksmbench.h"
+
 #define NR_GUESTS 4
 #define NR_SAMPLES 4096		/* latency samples per kind and guest */
 
@@ -60,98 +58,7 @@ static const int mix[NR_GUESTS][NR_KINDS] = {
 static size_t pagesize;
 static size_t guest_pages;
 
-static void die(const char *msg)
-{
-	fprintf(stderr, "ksm_cold_bench: %s: %s\n", msg, strerror(errno));
-	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long knob(const char *name)
-{
-	char path[128], buf[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	f = fopen(path, "r");
-	if (f && fgets(buf, sizeof(buf), f))
-		v = strtol(buf, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
-}
-
-static void knob_set(const char *name, long v)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	f = fopen(path, "w");
-	if (!f || fprintf(f, "%ld\n", v) < 0 || fclose(f))
-		die(name);
-}
-
-static long meminfo_kb(const char *key)
-{
-	char line[128];
-	long v = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
-			v = strtol(line + strlen(key) + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
-}
-
-static double ksmd_cpu_ms(void)
-{
-	char path[300], comm[32];
-	unsigned long long ns = 0;
-	struct dirent *d;
-	DIR *dir;
-	FILE *f;
-
-	dir = opendir("/proc");
-	while (dir && (d = readdir(dir))) {
-		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n")) {
-			fclose(f);
-			snprintf(path, sizeof(path), "/proc/%s/schedstat", d->d_name);
-			f = fopen(path, "r");
-			if (f && fscanf(f, "%llu", &ns) != 1)
-				ns = 0;
-		}
-		if (f)
-			fclose(f);
-	}
-	if (dir)
-		closedir(dir);
-	return ns / 1e6;
-}
-
 /* ------------------------------------------------------------- content */
-
-static uint64_t xs(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
 
 static enum kind kind_of(int g, size_t i)
 {
@@ -179,7 +86,7 @@ static void make_page(char *p, int g, size_t i, unsigned int gen)
 		break;
 	case RANDOM:
 		for (off = 0; off < pagesize; off += 8) {
-			uint64_t v = xs(&s);
+			uint64_t v = xorshift64(&s);
 
 			memcpy(p + off, &v, 8);
 		}
@@ -194,13 +101,6 @@ static void make_page(char *p, int g, size_t i, unsigned int gen)
 }
 
 /* ------------------------------------------------------------- a guest */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Time the first access to up to NR_SAMPLES pages that are out / in. */
 static void time_accesses(char *p, int g, double *out_us, int *n_out,
@@ -306,11 +206,20 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "cm:s:o:")) != -1) {
 		switch (opt) {
-		case 'c': cold = true; break;
-		case 'm': mib = atoi(optarg); break;
-		case 's': seconds = atof(optarg); break;
-		case 'o': csv_path = optarg; break;
-		default: usage();
+		case 'c':
+			cold = true;
+			break;
+		case 'm':
+			mib = atoi(optarg);
+			break;
+		case 's':
+			seconds = atof(optarg);
+			break;
+		case 'o':
+			csv_path = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!csv_path || mib <= 0 || seconds <= 0)

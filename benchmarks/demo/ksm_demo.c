@@ -37,11 +37,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../common/ksmbench.h"
+
 #define PAGE 4096UL
-#define KSM "/sys/kernel/mm/ksm/"
 #define MAXPROC 16
 
 static unsigned long io_mib = 16, pat_mib = 8, uniq_mib = 8;
@@ -54,14 +54,6 @@ static long pages_to_scan = 100, sleep_ms = 20;
 static const char *csv_path = "ksm-demo.csv";
 static const char *file_path = "/tmp/ksm-demo.dat";
 
-static uint64_t xs(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 /* Deterministic content of page @idx of a stream seeded with @seed. */
 static void fill_page(unsigned char *p, uint64_t seed, unsigned long idx)
 {
@@ -69,7 +61,7 @@ static void fill_page(unsigned char *p, uint64_t seed, unsigned long idx)
 	unsigned long i;
 
 	for (i = 0; i < PAGE; i += 8) {
-		uint64_t v = xs(&s);
+		uint64_t v = xorshift64(&s);
 
 		memcpy(p + i, &v, 8);
 	}
@@ -83,8 +75,8 @@ static void fill_similar(unsigned char *p, int id, unsigned long idx)
 
 	fill_page(p, 1000, idx);
 	for (r = 0; r < 4; r++) {
-		unsigned long off = (xs(&s) % (PAGE / 16)) * 16;
-		uint64_t a = xs(&s), b = xs(&s);
+		unsigned long off = (xorshift64(&s) % (PAGE / 16)) * 16;
+		uint64_t a = xorshift64(&s), b = xorshift64(&s);
 
 		memcpy(p + off, &a, 8);
 		memcpy(p + off + 8, &b, 8);
@@ -103,7 +95,7 @@ static void fill_text(unsigned char *p, int id, unsigned long idx)
 
 	n += snprintf((char *)p, PAGE, "process %d page %lu: ", id, idx);
 	while (n < PAGE) {
-		const char *w = words[xs(&s) % 12];
+		const char *w = words[xorshift64(&s) % 12];
 		size_t len = strlen(w);
 
 		if (len > PAGE - n)
@@ -111,80 +103,6 @@ static void fill_text(unsigned char *p, int id, unsigned long idx)
 		memcpy(p + n, w, len);
 		n += len;
 	}
-}
-
-static long read_long(const char *name)
-{
-	char path[256], buf[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), KSM "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtol(buf, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static int write_long(const char *name, long v)
-{
-	char path[256];
-	FILE *f;
-	int ret;
-
-	snprintf(path, sizeof(path), KSM "%s", name);
-	f = fopen(path, "w");
-	if (!f)
-		return -1;
-	ret = fprintf(f, "%ld\n", v) < 0;
-	ret |= fclose(f);
-	return ret ? -1 : 0;
-}
-
-/* ksmd's CPU time in clock ticks, from /proc/PID/stat. */
-static long ksmd_ticks(void)
-{
-	static char path[64];
-	char buf[512], *p;
-	unsigned long ut, st;
-	FILE *f;
-
-	if (!path[0]) {
-		FILE *ps = popen("pgrep -x ksmd", "r");
-		int pid = 0;
-
-		if (ps) {
-			if (fscanf(ps, "%d", &pid) != 1)
-				pid = 0;
-			pclose(ps);
-		}
-		if (!pid)
-			return -1;
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	}
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (!p)
-		return -1;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return -1;
-	return ut + st;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void *map_mergeable(unsigned long bytes)
@@ -212,37 +130,30 @@ static void *map_mergeable(unsigned long bytes)
 	return p;
 }
 
-/* A kB value of /proc/meminfo, or 0. */
-static long meminfo_kb(const char *key)
-{
-	char line[256];
-	size_t n = strlen(key);
-	long v = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 enum region { R_IO, R_PAT, R_ZERO, R_SIM, R_TEXT, R_UNIQ, NR_REGIONS };
 
 /* Expected content of page @idx of region @r of process @id. */
 static void expected(int r, int id, unsigned long idx, unsigned char *p)
 {
 	switch (r) {
-	case R_IO: fill_page(p, 1, idx); break;
-	case R_PAT: fill_page(p, 1000, idx); break;
-	case R_ZERO: memset(p, 0, PAGE); break;
-	case R_SIM: fill_similar(p, id, idx); break;
-	case R_TEXT: fill_text(p, id, idx); break;
-	default: fill_page(p, 2000 + id, idx); break;
+	case R_IO:
+		fill_page(p, 1, idx);
+		break;
+	case R_PAT:
+		fill_page(p, 1000, idx);
+		break;
+	case R_ZERO:
+		memset(p, 0, PAGE);
+		break;
+	case R_SIM:
+		fill_similar(p, id, idx);
+		break;
+	case R_TEXT:
+		fill_text(p, id, idx);
+		break;
+	default:
+		fill_page(p, 2000 + id, idx);
+		break;
 	}
 }
 
@@ -289,7 +200,7 @@ static int child(int id, int ready_fd, int go_fd)
 	for (i = 0; i < nchunks; i++)
 		order[i] = i;
 	for (i = nchunks - 1; i > 0 && id; i--) {
-		unsigned long j = xs(&s) % (i + 1), t = order[i];
+		unsigned long j = xorshift64(&s) % (i + 1), t = order[i];
 
 		order[i] = order[j];
 		order[j] = t;
@@ -349,7 +260,7 @@ static long zswapped0, zswap0;
 
 static long read_pos(const char *name)
 {
-	long v = read_long(name);
+	long v = knob(name);
 
 	return v > 0 ? v : 0;
 }
@@ -380,19 +291,19 @@ static int set_mode(void)
 	};
 	unsigned int f;
 
-	err |= write_long("use_zero_pages", 1);
+	err |= knob_write("use_zero_pages", 1);
 	for (f = 0; f < 3; f++) {
-		if (read_long(features[f]) < 0) {
+		if (knob(features[f]) < 0) {
 			if (!all)
 				continue;	/* a stock kernel: nothing to turn off */
 			fprintf(stderr, "mode all: no %s in this kernel\n", features[f]);
 			return -1;
 		}
-		err |= write_long(features[f], all);
+		err |= knob_write(features[f], all);
 	}
 	if (all) {
-		err |= write_long("nru_idle_secs", 1);
-		err |= write_long("nru_cold_secs", 4);
+		err |= knob_write("nru_idle_secs", 1);
+		err |= knob_write("nru_cold_secs", 4);
 	}
 	return err;
 }
@@ -411,6 +322,7 @@ static const char *const knobs[] = {
 	"run", "pages_to_scan", "sleep_millisecs", "use_zero_pages", "io_hints",
 	"cold_compress", "patch_tier", "nru_idle_secs", "nru_cold_secs",
 };
+
 #define NR_KNOBS (sizeof(knobs) / sizeof(knobs[0]))
 
 int main(int argc, char **argv)
@@ -418,8 +330,8 @@ int main(int argc, char **argv)
 	int ready[2], go[2], opt, i, status, failed = 0;
 	unsigned long io_pages;
 	pid_t pids[MAXPROC];
-	long t0_ticks, hz = sysconf(_SC_CLK_TCK), old[NR_KNOBS];
-	double t0, next;
+	long old[NR_KNOBS];
+	double t0, cpu0, next;
 	struct saved sv = { 0 };
 	long total = 0;
 	unsigned int k;
@@ -428,22 +340,53 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "HM:n:s:i:o:I:P:Z:S:T:U:p:m:f:")) != -1) {
 		switch (opt) {
-		case 'H': nohuge = 0; break;
-		case 'M': mode = optarg; break;
-		case 'n': nproc = atoi(optarg); break;
-		case 's': seconds = atoi(optarg); break;
-		case 'i': interval_ms = atoi(optarg); break;
-		case 'o': csv_path = optarg; break;
-		case 'I': io_mib = strtoul(optarg, NULL, 0); break;
-		case 'P': pat_mib = strtoul(optarg, NULL, 0); break;
-		case 'Z': zero_mib = strtoul(optarg, NULL, 0); break;
-		case 'S': sim_mib = strtoul(optarg, NULL, 0); break;
-		case 'T': text_mib = strtoul(optarg, NULL, 0); break;
-		case 'U': uniq_mib = strtoul(optarg, NULL, 0); break;
-		case 'p': pages_to_scan = atol(optarg); break;
-		case 'm': sleep_ms = atol(optarg); break;
-		case 'f': file_path = optarg; break;
-		default: usage();
+		case 'H':
+			nohuge = 0;
+			break;
+		case 'M':
+			mode = optarg;
+			break;
+		case 'n':
+			nproc = atoi(optarg);
+			break;
+		case 's':
+			seconds = atoi(optarg);
+			break;
+		case 'i':
+			interval_ms = atoi(optarg);
+			break;
+		case 'o':
+			csv_path = optarg;
+			break;
+		case 'I':
+			io_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'P':
+			pat_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'Z':
+			zero_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'S':
+			sim_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'T':
+			text_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'U':
+			uniq_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'p':
+			pages_to_scan = atol(optarg);
+			break;
+		case 'm':
+			sleep_ms = atol(optarg);
+			break;
+		case 'f':
+			file_path = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (nproc < 2 || nproc > MAXPROC || seconds < 1 || interval_ms < 10 ||
@@ -454,14 +397,14 @@ int main(int argc, char **argv)
 	io_pages = io_mib << 8;
 
 	for (k = 0; k < NR_KNOBS; k++)
-		old[k] = read_long(knobs[k]);
+		old[k] = knob(knobs[k]);
 	if (old[0] < 0) {
-		fprintf(stderr, "KSM is not available (" KSM "run)\n");
+		fprintf(stderr, "KSM is not available (" KSM_DIR "run)\n");
 		return 4;
 	}
 	/* Start from nothing merged. */
-	write_long("run", 2);
-	write_long("run", 0);
+	knob_write("run", 2);
+	knob_write("run", 0);
 	if (set_mode()) {
 		fprintf(stderr, "cannot configure KSM for mode %s\n", mode);
 		return 2;
@@ -491,13 +434,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* KSM runs while the processes fill their memory, as with guests. */
-	if (write_long("pages_to_scan", pages_to_scan) ||
-	    write_long("sleep_millisecs", sleep_ms) || write_long("run", 1)) {
+	if (knob_write("pages_to_scan", pages_to_scan) ||
+	    knob_write("sleep_millisecs", sleep_ms) || knob_write("run", 1)) {
 		fprintf(stderr, "cannot configure KSM\n");
 		return 2;
 	}
 	t0 = now();
-	t0_ticks = ksmd_ticks();
+	cpu0 = ksmd_cpu_ms();
 	zswapped0 = meminfo_kb("Zswapped");
 	zswap0 = meminfo_kb("Zswap");
 	for (i = 0; i < nproc; i++) {
@@ -538,7 +481,7 @@ int main(int argc, char **argv)
 
 	next = now();
 	for (;;) {
-		double t = now() - t0, cpu = (ksmd_ticks() - t0_ticks) / (double)hz;
+		double t = now() - t0, cpu = (ksmd_cpu_ms() - cpu0) / 1000;
 
 		sample_saved(&sv);
 		total = sv.shared + sv.zero + sv.patched + sv.compressed;
@@ -558,7 +501,7 @@ int main(int argc, char **argv)
 	fclose(csv);
 	printf("RESULT mode=%s procs=%d seconds=%d shared_kib=%ld zero_kib=%ld patched_kib=%ld compressed_kib=%ld total_kib=%ld ksmd_cpu_s=%.2f\n",
 	       mode, nproc, seconds, sv.shared, sv.zero, sv.patched,
-	       sv.compressed, total, (ksmd_ticks() - t0_ticks) / (double)hz);
+	       sv.compressed, total, (ksmd_cpu_ms() - cpu0) / 1000);
 
 	/* Read everything back, byte for byte, and after writes. */
 	for (i = 0; i < nproc; i++)
@@ -569,11 +512,11 @@ int main(int argc, char **argv)
 		    WEXITSTATUS(status))
 			failed++;
 	}
-	write_long("run", 2);
+	knob_write("run", 2);
 	for (k = NR_KNOBS; k-- > 1; )
 		if (old[k] >= 0)
-			write_long(knobs[k], old[k]);
-	write_long("run", old[0]);
+			knob_write(knobs[k], old[k]);
+	knob_write("run", old[0]);
 	unlink(file_path);
 	if (failed) {
 		printf("data check: FAILED in %d of %d processes\n", failed, nproc);

@@ -31,18 +31,17 @@
  * Copyright (C) 2026 KSM++ developers
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 
-#define KSM_DIR	"/sys/kernel/mm/ksm/"
+#include "../common/ksmbench.h"
+
 #define PM_PRESENT	(1ULL << 63)
 
 enum region { SIMILAR, SHIFTED, TEXT, NR_REGIONS };
@@ -52,87 +51,13 @@ static const char * const region_names[NR_REGIONS] = {
 
 static size_t pagesize, nr;
 
-static void die(const char *msg)
-{
-	fprintf(stderr, "ksm_patch_bench: %s: %s\n", msg, strerror(errno));
-	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long knob(const char *name)
-{
-	char path[128], buf[64];
-	long v = -1;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = 0;
-		v = strtol(buf, NULL, 10);
-	}
-	return v;
-}
-
-static void knob_set(const char *name, long v)
-{
-	char path[128], buf[32];
-	int fd;
-
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	snprintf(buf, sizeof(buf), "%ld", v);
-	fd = open(path, O_WRONLY);
-	if (fd < 0 || write(fd, buf, strlen(buf)) < 0)
-		die(path);
-	close(fd);
-}
-
-static long ksmd_cpu_ms(void)
-{
-	char path[64], buf[128];
-	FILE *f = popen("pgrep -x ksmd", "r");
-	long pid = 0, ns = 0;
-
-	if (!f || fscanf(f, "%ld", &pid) != 1)
-		die("ksmd");
-	pclose(f);
-	snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		die(path);
-	if (fgets(buf, sizeof(buf), f))
-		ns = strtol(buf, NULL, 10) / 1000000;
-	fclose(f);
-	return ns;
-}
-
-static uint64_t rnd_next(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
 static void fill_random(char *p, uint64_t seed)
 {
 	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1, *q = (uint64_t *)p;
 	size_t j;
 
 	for (j = 0; j < pagesize / 8; j++)
-		q[j] = rnd_next(&x);
+		q[j] = xorshift64(&x);
 }
 
 /* The expected content of page @i of @r, from @ref (the reference). */
@@ -145,10 +70,10 @@ static void expected(enum region r, size_t i, const char *ref, char *out)
 	case SIMILAR:
 		memcpy(out, ref, pagesize);
 		for (n = 0; n < pagesize * 5 / 100 / 16; n++) {
-			size_t at = rnd_next(&x) % (pagesize / 16) * 16;
+			size_t at = xorshift64(&x) % (pagesize / 16) * 16;
 
 			for (b = 0; b < 16; b++)
-				out[at + b] = rnd_next(&x);
+				out[at + b] = xorshift64(&x);
 		}
 		break;
 	case SHIFTED:
@@ -156,11 +81,11 @@ static void expected(enum region r, size_t i, const char *ref, char *out)
 		if (i & 64) {
 			memcpy(out, ref + n, pagesize - n);
 			for (b = pagesize - n; b < pagesize; b++)
-				out[b] = rnd_next(&x);
+				out[b] = xorshift64(&x);
 		} else {
 			memcpy(out + n, ref, pagesize - n);
 			for (b = 0; b < n; b++)
-				out[b] = rnd_next(&x);
+				out[b] = xorshift64(&x);
 		}
 		break;
 	default:
@@ -228,28 +153,6 @@ static size_t count_out(char *p)
 	return out;
 }
 
-static long meminfo_kb(const char *key)
-{
-	char line[128];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		die("meminfo");
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
-			v = strtol(line + strlen(key) + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv)
 {
 	const char *mode = "stock";
@@ -268,9 +171,15 @@ int main(int argc, char **argv)
 	nr = 1024;
 	while ((opt = getopt(argc, argv, "m:n:s:")) != -1) {
 		switch (opt) {
-		case 'm': mode = optarg; break;
-		case 'n': nr = strtoul(optarg, NULL, 10); break;
-		case 's': secs = strtol(optarg, NULL, 10); break;
+		case 'm':
+			mode = optarg;
+			break;
+		case 'n':
+			nr = strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			secs = strtol(optarg, NULL, 10);
+			break;
 		default:
 			fprintf(stderr, "usage: ksm_patch_bench [-m stock|compress|patch] [-n pages] [-s seconds]\n");
 			return 2;
@@ -317,7 +226,7 @@ int main(int argc, char **argv)
 	patched0 = knob("patch_pages");
 	pbytes0 = knob("patch_bytes");
 	compressed0 = knob("cold_pages_compressed");
-	cpu0 = ksmd_cpu_ms();
+	cpu0 = (long)ksmd_cpu_ms();
 	if (strcmp(mode, "stock"))
 		knob_set("cold_compress", 1);
 
@@ -336,7 +245,7 @@ int main(int argc, char **argv)
 			last = sum;
 		} while (now() - moved < 5 && now() - start < secs);
 	}
-	cpu_ms = ksmd_cpu_ms() - cpu0;
+	cpu_ms = (long)ksmd_cpu_ms() - cpu0;
 	zd = meminfo_kb("Zswapped") - zswapped0;
 	zp = meminfo_kb("Zswap") - zswap0;
 	np = knob("patch_pages") - patched0;

@@ -37,15 +37,16 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
 
+/* in a child too: no stdio buffer of the parent's */
+#define ksmbench_die_exit() _exit(2)
+#include "../common/ksmbench.h"
 #include "ksmtrace.h"
 
 #define PAGE 4096UL
-#define KSM "/sys/kernel/mm/ksm/"
 #define MAX_GUESTS 8
 #define MAX_PROCS 64
 #define MAX_FILES 256
@@ -56,83 +57,6 @@ static int replicas = 1, interval_ms = 1000;
 static int huge = 1;	/* MADV_HUGEPAGE, as QEMU asks for guest RAM; -N: not */
 static int nr_guests;
 static unsigned long mem_mib;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "ksm_replay: %s: %s\n", what, strerror(errno));
-	_exit(2);	/* in a child too: no stdio buffer of the parent's */
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long knob(const char *name)
-{
-	char path[256], buf[64] = "";
-	long v = -1;
-	int fd;
-
-	snprintf(path, sizeof(path), KSM "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) > 0)
-		v = atol(buf);
-	close(fd);
-	return v;
-}
-
-static long meminfo_kb(const char *key)
-{
-	char line[256];
-	size_t n = strlen(key);
-	long v = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = atol(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* ksmd's CPU time in ms (schedstat), or -1. */
-static double ksmd_cpu_ms(void)
-{
-	static char path[64];
-	unsigned long long ns;
-	FILE *f;
-
-	if (!path[0]) {
-		FILE *ps = popen("pgrep -x ksmd", "r");
-		int pid = 0;
-
-		if (ps) {
-			if (fscanf(ps, "%d", &pid) != 1)
-				pid = 0;
-			pclose(ps);
-		}
-		if (!pid)
-			return -1;
-		snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
-	}
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%llu", &ns) != 1)
-		ns = 0;
-	fclose(f);
-	return ns / 1e6;
-}
 
 /* The whole of a file, or NULL if it does not exist. */
 static void *slurp(const char *path, size_t *len)
@@ -416,15 +340,32 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "Nx:r:d:i:o:I:t:")) != -1) {
 		switch (opt) {
-		case 'N': huge = 0; break;
-		case 'x': speed = atof(optarg); break;
-		case 'r': replicas = atoi(optarg); break;
-		case 'd': delay_s = atof(optarg); break;
-		case 'i': interval_ms = atoi(optarg); break;
-		case 'o': csv_path = optarg; break;
-		case 'I': image_override = optarg; break;
-		case 't': tail_s = atof(optarg); break;
-		default: usage();
+		case 'N':
+			huge = 0;
+			break;
+		case 'x':
+			speed = atof(optarg);
+			break;
+		case 'r':
+			replicas = atoi(optarg);
+			break;
+		case 'd':
+			delay_s = atof(optarg);
+			break;
+		case 'i':
+			interval_ms = atoi(optarg);
+			break;
+		case 'o':
+			csv_path = optarg;
+			break;
+		case 'I':
+			image_override = optarg;
+			break;
+		case 't':
+			tail_s = atof(optarg);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc - 1 || speed <= 0 || replicas < 1 || delay_s < 0 ||

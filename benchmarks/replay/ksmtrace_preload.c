@@ -33,9 +33,9 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../common/ksmbench.h"
 #include "ksmtrace.h"
 
 #define MAX_FILES 256
@@ -53,14 +53,6 @@ static int fd_ids[MAX_FDS];
 static ssize_t (*real_pread)(int, void *, size_t, off_t);
 static ssize_t (*real_preadv)(int, const struct iovec *, int, off_t);
 static ssize_t (*real_preadv2)(int, const struct iovec *, int, off_t, int);
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /*
  * Find the mapping of KSMTRACE_RAM in /proc/self/maps, by device and inode
@@ -225,6 +217,7 @@ ssize_t pread(int fd, void *buf, size_t count, off_t off)
 	record(fd, &iov, 1, off, n);
 	return n;
 }
+
 ssize_t pread64(int fd, void *buf, size_t count, off_t off)
 	__attribute__((alias("pread")));
 
@@ -238,6 +231,7 @@ ssize_t preadv(int fd, const struct iovec *iov, int iovcnt, off_t off)
 	record(fd, iov, iovcnt, off, n);
 	return n;
 }
+
 ssize_t preadv64(int fd, const struct iovec *iov, int iovcnt, off_t off)
 	__attribute__((alias("preadv")));
 
@@ -253,6 +247,7 @@ ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off,
 		record(fd, iov, iovcnt, off, n);
 	return n;
 }
+
 ssize_t preadv64v2(int fd, const struct iovec *iov, int iovcnt, off_t off,
 		   int flags) __attribute__((alias("preadv2")));
 

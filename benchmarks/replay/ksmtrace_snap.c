@@ -13,35 +13,20 @@
  * guest's final memory).
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "../common/ksmbench.h"
 #include "ksmtrace.h"
 
 #define PAGE 4096UL
-
-static void die(const char *what)
-{
-	fprintf(stderr, "ksmtrace_snap: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {

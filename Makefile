@@ -6,7 +6,7 @@
 FLAVOUR ?= test
 S := scripts
 
-.PHONY: help demo bench bench-hints bench-cold bench-patch trace test stress selftest series build tree boot clean distclean
+.PHONY: help demo bench bench-hints bench-cold bench-patch trace bench-replay test stress selftest series build tree boot clean distclean
 
 help:
 	@echo "make demo      build the bench kernel if needed, boot it, run the KSM demonstration"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-cold   the cold-page tier vs stock KSM, heterogeneous scenario (COLD_SECONDS, COLD_MIB, COLD_RUNS)"
 	@echo "make bench-patch  the patch tier vs compression only vs stock KSM (PATCH_SECONDS, PATCH_PAGES)"
 	@echo "make trace     record QEMU guests at the host level for replay (TRACE_GUESTS, TRACE_MEM, TRACE_JOBS; QUICK=1)"
+	@echo "make bench-replay  replay the newest trace in the bench kernel in every mode (REPLAY_TRACE, REPLAY_RUNS, REPLAY_MODES, REPLAY_ARGS)"
 	@echo "make test      the test suite (pipeline, series, checkpatch, kernel-doc, KUnit, selftests)"
 	@echo "make stress    KASAN kernel, every tier on, randomized churn, pages checked (STRESS_SECONDS, default 1800)"
 	@echo "make selftest T='name...'  build, boot and run only those lines of scripts/selftests.list"
@@ -42,6 +43,9 @@ bench-patch:
 
 trace:
 	@QUICK="$(QUICK)" $(S)/trace.sh
+
+bench-replay:
+	@$(S)/bench-replay.sh
 
 test:
 	@$(S)/test.sh

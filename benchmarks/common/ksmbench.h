@@ -76,6 +76,14 @@ static inline long knob(const char *name)
 	return strtol(buf, NULL, 10);
 }
 
+/* A counter of KSM: knob(@name), or 0 if the kernel has none. */
+static inline long knob_or_0(const char *name)
+{
+	long v = knob(name);
+
+	return v > 0 ? v : 0;
+}
+
 /* Write @v to KSM knob @name: 0 on success, -1 (errno set) on failure. */
 static inline int knob_write(const char *name, long v)
 {

@@ -258,22 +258,15 @@ struct saved {
 /* zswap's stored and pool kB when the run began: not the demo's. */
 static long zswapped0, zswap0;
 
-static long read_pos(const char *name)
-{
-	long v = knob(name);
-
-	return v > 0 ? v : 0;
-}
-
 static void sample_saved(struct saved *sv)
 {
 	long zswapped = meminfo_kb("Zswapped") - zswapped0;
 	long zswap = meminfo_kb("Zswap") - zswap0;
-	long ppages = read_pos("patch_pages"), pbytes = read_pos("patch_bytes");
+	long ppages = knob_or_0("patch_pages"), pbytes = knob_or_0("patch_bytes");
 
-	sv->shared = read_pos("pages_sharing") * (PAGE / 1024);
-	sv->zero = read_pos("ksm_zero_pages") * (PAGE / 1024);
-	sv->patched = read_pos("patch_bytes_saved") / 1024;
+	sv->shared = knob_or_0("pages_sharing") * (PAGE / 1024);
+	sv->zero = knob_or_0("ksm_zero_pages") * (PAGE / 1024);
+	sv->patched = knob_or_0("patch_bytes_saved") / 1024;
 	/* zswap's pages less the patched ones, less their share of the pool */
 	sv->compressed = (zswapped - ppages * (long)(PAGE / 1024)) -
 			 (zswap - pbytes / 1024);

@@ -402,7 +402,7 @@ int main(int argc, char **argv)
 	csv = fopen(csv_path, "w");
 	if (!csv)
 		die(csv_path);
-	fprintf(csv, "t_s,pages_sharing,pages_shared,ksm_zero_pages,patch_bytes_saved,cold_bytes_saved,zswapped_kib,zswap_kib,anon_kib,ksmd_cpu_ms\n");
+	fprintf(csv, "t_s,pages_sharing,pages_shared,ksm_zero_pages,patch_bytes_saved,cold_bytes_saved,zswapped_kib,zswap_kib,anon_kib,ksmd_cpu_ms,patch_pages,patch_bytes\n");
 	cpu0 = ksmd_cpu_ms();
 	start = now() + 1;
 	signal(SIGPIPE, SIG_IGN);
@@ -436,10 +436,12 @@ int main(int argc, char **argv)
 			double saved;
 
 			t = now() - start;
-			fprintf(csv, "%.1f,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%.0f\n", t,
-				sharing, knob("pages_shared"), zero, psaved, csaved,
-				meminfo_kb("Zswapped"), meminfo_kb("Zswap"),
-				meminfo_kb("AnonPages"), ksmd_cpu_ms() - cpu0);
+			fprintf(csv, "%.1f,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%.0f,%ld,%ld\n",
+				t, sharing, knob("pages_shared"), zero, psaved,
+				csaved, meminfo_kb("Zswapped"),
+				meminfo_kb("Zswap"), meminfo_kb("AnonPages"),
+				ksmd_cpu_ms() - cpu0, knob_or_0("patch_pages"),
+				knob_or_0("patch_bytes"));
 			fflush(csv);
 			saved = (sharing + (zero > 0 ? zero : 0)) * 4.0 +
 				(psaved > 0 ? psaved / 1024.0 : 0) +

@@ -13,6 +13,9 @@
 #     built into it (KTAP parsed by kunit.py) and the selftests of
 #     scripts/selftests.list (upstream KSM selftests plus ours)
 #  6. the console log of that boot has no WARN/BUG/lockdep/KASAN/KFENCE splat
+#  7. replay: two QEMU guests recorded at the host level (make trace, small)
+#     and replayed in the test kernel with every feature on, every page
+#     checked against the recording; no splat in that boot either
 #
 # One line per test; the last line is "N passed, N failed"; exit status is
 # non-zero on any failure.
@@ -227,6 +230,45 @@ if [ -f "$run/console.log" ]; then
 	else
 		pass "console: no WARN/BUG/lockdep/KASAN/KFENCE splat"
 	fi
+fi
+
+# --- 7. a recorded trace, replayed -------------------------------------------
+# Two small guests of the test kernel recorded at the host level, then
+# replayed in the test kernel with hints and both tiers on.
+tr=$T/trace
+rm -rf "$tr" "$T/replay"
+log "recording a small trace (log: $T/trace.log)"
+if TRACE_DIR=$tr TRACE_FLAVOUR=test TRACE_GUESTS=2 TRACE_MEM=128 \
+	TRACE_SECONDS=30 TRACE_JOBS="seqread idle" TRACE_IO=direct \
+	"$REPO/scripts/trace.sh" >"$T/trace.log" 2>&1; then
+	pass "trace: 2 guests recorded ($(du -sh "$tr" | cut -f1), $(sed -n 's/^seconds=//p' "$tr/manifest.txt") s)"
+	mkdir -p "$T/replay"
+	if gcc -O2 -Wall -Wextra -o "$T/replay/ksm_replay" "$REPO/benchmarks/replay/ksm_replay.c" \
+		-lzstd -lxxhash >"$T/replay/build.log" 2>&1; then
+		"$REPO/scripts/boot.sh" -f test -m 1536 -t 600 -o "$T/replay" -- \
+			"$REPO/scripts/guest-replay.sh" "$T/replay/ksm_replay" "$tr" >"$T/replay.log" 2>&1
+		rc=$?
+		res=$(grep -a -m1 'RESULT' "$T/replay.log" | tr -d '\r')
+		read_pages=$(sed -n 's/.* pages_read=\([0-9]*\).*/\1/p' <<<"$res")
+		if [ $rc = 0 ] && [[ "$res" == *" data=ok"* ]] && [ "${read_pages:-0}" -gt 0 ]; then
+			pass "replay: every page equals the recording, hints, cold and patch tiers on ($read_pages pages read)"
+		else
+			fail "replay: status $rc: ${res:-no RESULT}"
+			tail -n 20 "$T/replay.log"
+		fi
+		if grep -Eq "$SPLAT_RE" "$T/replay/console.log" 2>/dev/null; then
+			fail "console: kernel warnings in $T/replay/console.log"
+			grep -E -A12 "$SPLAT_RE" "$T/replay/console.log" | head -n 60 | sed 's/^/    /'
+		else
+			pass "console: no splat while replaying"
+		fi
+	else
+		fail "build: ksm_replay"
+		tail -n 10 "$T/replay/build.log"
+	fi
+else
+	fail "trace: recording 2 guests (see $T/trace.log)"
+	tail -n 10 "$T/trace.log"
 fi
 
 log "logs: $T"

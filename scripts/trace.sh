@@ -20,6 +20,9 @@
 #   TRACE_INTERVAL_MS  snapshot interval (2000)
 #   TRACE_IO           buffered (cache=writeback) or direct (cache=none,
 #                      default): how QEMU opens the images
+#   TRACE_FLAVOUR      the kernel the guests boot (bench; make test: test)
+#   TRACE_DIR          where the trace goes (default: a new directory
+#                      $B/traces/DATE-NxMEM); must not exist
 #   QUICK=1            2 guests of 256 MiB, 40 s: a trace of a few MiB
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -48,8 +51,9 @@ avail=$(df -Pm /dev/shm | awk 'NR == 2 { print $4 }')
 [ "$avail" -ge $((guests * mem + 64)) ] ||
 	die "/dev/shm has $avail MiB free; $guests guests of $mem MiB need more"
 need_pkgs $BUILD_PKGS $BOOT_PKGS fio bonnie++ e2fsprogs qemu-utils libzstd-dev libxxhash-dev
-"$REPO/scripts/build.sh" bench
-kernel=$B/obj-bench/arch/x86/boot/bzImage
+flavour=${TRACE_FLAVOUR:-bench}
+"$REPO/scripts/build.sh" "$flavour"
+kernel=$B/obj-$flavour/arch/x86/boot/bzImage
 R=$REPO/benchmarks/replay
 tools=$B/traces/tools
 mkdir -p "$tools"
@@ -63,8 +67,7 @@ if [ ! -f "$img/root.img" ]; then
 	"$REPO/benchmarks/guests/mkimage.sh" "$img" >/dev/null
 fi
 
-name=$(date +%Y-%m-%d-%H%M%S)-${guests}x${mem}
-out=$B/traces/$name
+out=${TRACE_DIR:-$B/traces/$(date +%Y-%m-%d-%H%M%S)-${guests}x${mem}}
 [ -e "$out" ] && die "$out exists; traces are never overwritten"
 mkdir -p "$out"
 read -r -a joblist <<<"$jobs"
@@ -125,7 +128,7 @@ dur=$(( ($(date +%s%N) - t0) / 1000000000 ))
 	echo "io=$io"
 	echo "interval_ms=$interval"
 	echo "seconds=$dur"
-	echo "kernel=$(cat "$B/obj-bench/include/config/kernel.release")"
+	echo "kernel=$(cat "$B/obj-$flavour/include/config/kernel.release") ($flavour)"
 	echo "image=$img/root.img"
 	echo "image_sha256=$(sha256sum "$img/root.img" | cut -d' ' -f1)"
 	for ((i = 0; i < guests; i++)); do

@@ -59,6 +59,7 @@ tools=$B/traces/tools
 mkdir -p "$tools"
 gcc -O2 -Wall -Wextra -fPIC -shared -o "$tools/ksmtrace_preload.so" "$R/ksmtrace_preload.c" -ldl
 gcc -O2 -Wall -Wextra -o "$tools/ksmtrace_snap" "$R/ksmtrace_snap.c" -lzstd -lxxhash
+gcc -O2 -Wall -Wextra -o "$tools/ksmtrace_pack" "$R/ksmtrace_pack.c" -lzstd -lxxhash
 
 # The base image every guest's overlay shares: built once, kept.
 img=$B/traces/image
@@ -120,8 +121,14 @@ rm -f "$shm"-g*
 trap - EXIT
 [ $fail = 0 ] || die "recording failed (see $out)"
 dur=$(( ($(date +%s%N) - t0) / 1000000000 ))
+# Snapshot pages that the reads explain go (ksmtrace_pack.c).
+for ((i = 0; i < guests; i++)); do
+	"$tools/ksmtrace_pack" "$out/g$i" "$mem" >>"$out/pack.log" ||
+		die "packing guest $i failed (see $out)"
+done
 {
 	echo "format=ksmtrace-1"
+	echo "packed=1"
 	echo "guests=$guests"
 	echo "mem_mib=$mem"
 	echo "jobs=$jobs"

@@ -17,8 +17,9 @@
  * Replica k of a guest starts k * delay_s later.  The parent samples
  * /sys/kernel/mm/ksm, /proc/meminfo and ksmd's CPU every interval_ms into
  * the CSV until tail_s after the last event, then every process rebuilds
- * the recorded final RAM from the snapshots alone and compares its memory
- * with it byte for byte.
+ * the recorded final RAM in a private buffer (every read and snapshot at
+ * once; it must have the last snapshot's checksum, taken after the guest
+ * powered off) and compares its memory with it byte for byte.
  *
  * Output: the CSV, and a line "RESULT key=value ..." (see main()).
  * Exit status 0 only if every process's memory equals the recording.
@@ -45,11 +46,11 @@
 #define ksmbench_die_exit() _exit(2)
 #include "../common/ksmbench.h"
 #include "ksmtrace.h"
+#include "ksmtrace_guest.h"
 
 #define PAGE 4096UL
 #define MAX_GUESTS 8
 #define MAX_PROCS 64
-#define MAX_FILES 256
 
 static const char *trace_dir, *csv_path = "replay.csv", *image_override;
 static double speed = 1, delay_s = 5, tail_s = 30;
@@ -58,119 +59,43 @@ static int huge = 1;	/* MADV_HUGEPAGE, as QEMU asks for guest RAM; -N: not */
 static int nr_guests;
 static unsigned long mem_mib;
 
-/* The whole of a file, or NULL if it does not exist. */
-static void *slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	void *p;
-	int fd = open(path, O_RDONLY);
-
-	*len = 0;
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st))
-		die(path);
-	*len = st.st_size;
-	p = st.st_size ? mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-	if (p == MAP_FAILED)
-		die(path);
-	close(fd);
-	return p;
-}
-
-/* Recorded file @path, found where the trace says or in the trace's dir. */
-static int open_file(const char *path, const char *gdir, int direct)
-{
-	const char *base = strrchr(path, '/');
-	char alt[PATH_MAX];
-	int flags = O_RDONLY | (direct ? O_DIRECT : 0), fd;
-
-	base = base ? base + 1 : path;
-	if (image_override && !strcmp(base, "root.img"))
-		return open(image_override, flags);
-	snprintf(alt, sizeof(alt), "%s/%s", gdir, base);
-	fd = open(alt, flags);
-	if (fd < 0)
-		fd = open(path, flags);
-	return fd;
-}
-
-struct snap_iter {
-	const unsigned char *p, *end;
-	const struct ksmtrace_snap *h;
-	const uint32_t *pages;
-	const void *z;
-};
-
-/* 1: the next snapshot, 0: the end, -1: a damaged file */
-static int snap_next(struct snap_iter *it)
-{
-	if (it->p == it->end)
-		return 0;
-	if (it->p + sizeof(*it->h) > it->end)
-		return -1;
-	it->h = (const void *)it->p;
-	if (it->h->magic != KSMTRACE_SNAP_MAGIC ||
-	    it->h->nr_pages > (mem_mib << 20) / PAGE)
-		return -1;
-	it->pages = (const void *)(it->p + sizeof(*it->h));
-	it->z = it->pages + it->h->nr_pages;
-	it->p = (const unsigned char *)it->z + it->h->zlen;
-	return it->p <= it->end ? 1 : -1;
-}
-
-/* Decompress the pages of snapshot @it into @buf; 0 on success. */
-static int snap_pages(const struct snap_iter *it, void *buf)
-{
-	size_t n = ZSTD_decompress(buf, it->h->nr_pages * PAGE, it->z, it->h->zlen);
-
-	return ZSTD_isError(n) || n != it->h->nr_pages * PAGE ? -1 : 0;
-}
-
 /* The first event time of guest @gdir (reads and snapshots), ns. */
 static uint64_t first_ns(const char *gdir)
 {
-	char path[PATH_MAX];
-	const struct ksmtrace_read *r;
-	struct snap_iter it = { 0 };
+	struct ksmtrace_guest g;
 	uint64_t t = UINT64_MAX;
-	size_t len, slen;
 
-	snprintf(path, sizeof(path), "%s/reads.bin", gdir);
-	r = slurp(path, &len);
-	if (len >= sizeof(*r))
-		t = r[0].t_ns;
-	snprintf(path, sizeof(path), "%s/snaps.bin", gdir);
-	it.p = slurp(path, &slen);
-	it.end = it.p + slen;
-	if (snap_next(&it) == 1 && it.h->t_ns < t)
-		t = it.h->t_ns;
-	if (r)
-		munmap((void *)r, len);
-	if (it.h)
-		munmap((void *)(it.end - slen), slen);
+	if (ksmtrace_guest_open(&g, gdir, mem_mib << 20, image_override))
+		return t;
+	if (ksmtrace_guest_rewind(&g) >= 0) {
+		if (g.nreads)
+			t = g.reads[0].t_ns;
+		if (g.it.h && g.it.h->t_ns < t)
+			t = g.it.h->t_ns;
+	}
+	ksmtrace_guest_close(&g);
 	return t;
 }
 
 /*
  * Replay guest @gdir into fresh mergeable memory from @start (seconds on
  * the monotonic clock, the recording's t0); report "done" on @done_fd,
- * wait for a byte on @go_fd, then check the memory.  Exit status: 0 if it
- * equals the recorded final RAM, 1 if not, 2 on errors.
+ * wait for a byte on @go_fd, then check the memory against the recorded
+ * final RAM (every read and snapshot applied at once, its checksum that
+ * of the last snapshot, taken after the guest powered off).  Exit status:
+ * 0 if it is equal, 1 if not, 2 on errors.
  */
 static int replay(const char *gdir, uint64_t t0_ns, double start,
 		  int done_fd, int go_fd)
 {
-	size_t bytes = mem_mib << 20, rlen, slen, nreads, ri = 0, i;
-	int fds[MAX_FILES][2], nfiles = 0;
-	char path[PATH_MAX], line[PATH_MAX + 16], c;
-	const struct ksmtrace_read *reads;
-	unsigned char *mem, *buf, *snaps;
-	int more;
-	struct snap_iter it = { 0 };
+	size_t bytes = mem_mib << 20, i;
 	unsigned long written = 0, nread = 0, bad = 0;
-	uint64_t last_sum = 0;
-	FILE *files;
+	const struct ksmtrace_read *r;
+	struct ksmtrace_guest g;
+	unsigned char *mem, *buf;
+	uint64_t sum;
+	long n;
+	char c;
 
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -186,102 +111,29 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (buf == MAP_FAILED)
 		die("mmap");
-	memset(fds, -1, sizeof(fds));
-	snprintf(path, sizeof(path), "%s/files.txt", gdir);
-	files = fopen(path, "r");
-	while (files && fgets(line, sizeof(line), files)) {
-		int id;
-		char fpath[PATH_MAX];
-
-		if (sscanf(line, "%d %4095s", &id, fpath) != 2 || id < 0 || id >= MAX_FILES)
-			continue;
-		fds[id][0] = open_file(fpath, gdir, 0);
-		fds[id][1] = open_file(fpath, gdir, 1);
-		if (fds[id][0] < 0) {
-			fprintf(stderr, "ksm_replay: %s: cannot open %s\n", gdir, fpath);
-			return 2;
-		}
-		if (id >= nfiles)
-			nfiles = id + 1;
-	}
-	if (files)
-		fclose(files);
-	snprintf(path, sizeof(path), "%s/reads.bin", gdir);
-	reads = slurp(path, &rlen);
-	nreads = rlen / sizeof(*reads);
-	snprintf(path, sizeof(path), "%s/snaps.bin", gdir);
-	snaps = slurp(path, &slen);
-	it.p = snaps;
-	it.end = snaps + slen;
-	if (snap_next(&it) != 1) {
+	if (ksmtrace_guest_open(&g, gdir, bytes, image_override))
+		return 2;
+	if (ksmtrace_guest_rewind(&g) != 1) {
 		fprintf(stderr, "ksm_replay: %s: no snapshot\n", gdir);
 		return 2;
 	}
+	while (ksmtrace_next_event(&g, &r)) {
+		uint64_t t_ns = r ? r->t_ns : g.it.h->t_ns;
+		double due = start + (t_ns > t0_ns ? (t_ns - t0_ns) / 1e9 : 0) / speed;
 
-	for (;;) {
-		int is_read = ri < nreads &&
-			      (!it.h || reads[ri].t_ns <= it.h->t_ns);
-		uint64_t t_ns;
-		double due;
-
-		if (ri >= nreads && !it.h)
-			break;
-		t_ns = is_read ? reads[ri].t_ns : it.h->t_ns;
-		due = start + (t_ns > t0_ns ? (t_ns - t0_ns) / 1e9 : 0) / speed;
 		if (due > now())
 			usleep((due - now()) * 1e6);
-		if (is_read) {
-			const struct ksmtrace_read *r = &reads[ri++];
-			int direct = !!(r->flags & KSMTRACE_DIRECT);
-			int fd = r->file < nfiles ? fds[r->file][direct] : -1;
-			struct iovec iov;
-
-			if (fd < 0 && r->file < nfiles)
-				fd = fds[r->file][0];
-			ssize_t n;
-
-			if (fd < 0 || r->len > bytes || r->gpa > bytes - r->len) {
-				fprintf(stderr, "ksm_replay: %s: bad read record\n", gdir);
+		if (r) {
+			if (ksmtrace_do_read(&g, r, mem, 0))
 				return 2;
-			}
-			iov.iov_base = mem + r->gpa;
-			iov.iov_len = r->len;
-			n = preadv(fd, &iov, 1, r->offset);
-			/* O_DIRECT needs alignment QEMU may not have had to give */
-			if (n < 0 && errno == EINVAL && fd != fds[r->file][0])
-				n = preadv(fds[r->file][0], &iov, 1, r->offset);
-			if (n != (ssize_t)r->len) {
-				fprintf(stderr, "ksm_replay: %s: read of %u bytes at %llu: %zd\n",
-					gdir, r->len, (unsigned long long)r->offset, n);
-				return 2;
-			}
 			nread += r->len;
-		} else {
-			if (snap_pages(&it, buf)) {
-				fprintf(stderr, "ksm_replay: %s: bad snapshot\n", gdir);
-				return 2;
-			}
-			/* What differs is what the guest wrote, not a read. */
-			for (i = 0; i < it.h->nr_pages; i++) {
-				unsigned char *dst = mem + (size_t)it.pages[i] * PAGE;
-
-				if (it.pages[i] >= bytes / PAGE)
-					continue;
-				if (memcmp(dst, buf + i * PAGE, PAGE)) {
-					memcpy(dst, buf + i * PAGE, PAGE);
-					written++;
-				}
-			}
-			last_sum = it.h->checksum;
-			madvise(buf, bytes, MADV_DONTNEED);
-			more = snap_next(&it);
-			if (more < 0) {
-				fprintf(stderr, "ksm_replay: %s: damaged snapshots\n", gdir);
-				return 2;
-			}
-			if (!more)
-				it.h = NULL;
+			continue;
 		}
+		n = ksmtrace_apply_snap(&g, mem, buf, NULL);
+		if (n < 0)
+			return 2;
+		written += n;
+		madvise(buf, bytes, MADV_DONTNEED);
 	}
 	{
 		uint64_t msg[2] = { nread >> 12, written };
@@ -292,28 +144,22 @@ static int replay(const char *gdir, uint64_t t0_ns, double start,
 			return 2;
 	}
 
-	/* The recorded final RAM, from the snapshots alone. */
+	/* The recorded final RAM, rebuilt in @buf. */
 	{
-		unsigned char *want = buf, *pg = malloc(bytes);
+		unsigned char *pg = malloc(bytes);
 
 		if (!pg)
 			die("malloc");
-		memset(want, 0, bytes);
-		it.p = snaps;
-		while ((more = snap_next(&it)) == 1) {
-			if (snap_pages(&it, pg))
-				return 2;
-			for (i = 0; i < it.h->nr_pages; i++)
-				if (it.pages[i] < bytes / PAGE)
-					memcpy(want + (size_t)it.pages[i] * PAGE,
-					       pg + i * PAGE, PAGE);
-		}
-		if (more < 0)
+		if (ksmtrace_final_ram(&g, buf, pg, &sum))
 			return 2;
-		if (XXH64(want, bytes, 0) != last_sum)
-			fprintf(stderr, "ksm_replay: %s: snapshots do not add up to the last checksum\n", gdir);
+		free(pg);
+		if (XXH64(buf, bytes, 0) != sum) {
+			fprintf(stderr, "ksm_replay: %s: the trace does not add up to the final checksum\n",
+				gdir);
+			return 2;
+		}
 		for (i = 0; i < bytes / PAGE; i++)
-			if (memcmp(mem + i * PAGE, want + i * PAGE, PAGE))
+			if (memcmp(mem + i * PAGE, buf + i * PAGE, PAGE))
 				bad++;
 	}
 	if (bad)

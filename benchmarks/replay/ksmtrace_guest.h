@@ -25,7 +25,7 @@
 #define KSMTRACE_MAX_FILES	256
 
 /* The whole of a file, mapped, or NULL (*@len 0) if it does not exist. */
-static void *ksmtrace_slurp(const char *path, size_t *len)
+static inline void *ksmtrace_slurp(const char *path, size_t *len)
 {
 	struct stat st;
 	void *p = NULL;
@@ -62,7 +62,7 @@ struct ksmtrace_snap_iter {
 };
 
 /* Move to the next snapshot: 1, 0 at the end, -1 in a damaged file. */
-static int ksmtrace_snap_next(struct ksmtrace_snap_iter *it, size_t bytes)
+static inline int ksmtrace_snap_next(struct ksmtrace_snap_iter *it, size_t bytes)
 {
 	if (it->p == it->end) {
 		it->h = NULL;
@@ -81,7 +81,7 @@ static int ksmtrace_snap_next(struct ksmtrace_snap_iter *it, size_t bytes)
 }
 
 /* Decompress the pages of the current snapshot into @buf; 0 on success. */
-static int ksmtrace_snap_pages(const struct ksmtrace_snap_iter *it, void *buf)
+static inline int ksmtrace_snap_pages(const struct ksmtrace_snap_iter *it, void *buf)
 {
 	size_t want = it->h->nr_pages * KSMTRACE_PAGE;
 	size_t n = ZSTD_decompress(buf, want, it->z, it->h->zlen);
@@ -119,12 +119,12 @@ struct ksmtrace_guest {
  * Open recorded file @path: as @image if that is given and @path is the
  * base image, else in the guest's directory, else where it was.
  */
-static int ksmtrace_open_file(const char *path, const char *gdir,
+static inline int ksmtrace_open_file(const char *path, const char *gdir,
 			      const char *image, int direct)
 {
 	const char *base = strrchr(path, '/');
 	int flags = O_RDONLY | (direct ? O_DIRECT : 0), fd;
-	char alt[PATH_MAX];
+	char alt[2 * PATH_MAX];
 
 	base = base ? base + 1 : path;
 	if (image && !strcmp(base, "root.img"))
@@ -137,7 +137,7 @@ static int ksmtrace_open_file(const char *path, const char *gdir,
 }
 
 /* Open guest @dir of @bytes of RAM (files, reads, snapshots); 0 or -1. */
-static int ksmtrace_guest_open(struct ksmtrace_guest *g, const char *dir,
+static inline int ksmtrace_guest_open(struct ksmtrace_guest *g, const char *dir,
 			       size_t bytes, const char *image)
 {
 	char path[PATH_MAX], line[PATH_MAX + 16], fpath[PATH_MAX];
@@ -182,7 +182,7 @@ static int ksmtrace_guest_open(struct ksmtrace_guest *g, const char *dir,
 }
 
 /* Close the files and unmap the records of @g. */
-static void ksmtrace_guest_close(struct ksmtrace_guest *g)
+static inline void ksmtrace_guest_close(struct ksmtrace_guest *g)
 {
 	int i;
 
@@ -202,7 +202,7 @@ static void ksmtrace_guest_close(struct ksmtrace_guest *g)
 }
 
 /* Start over at the first event: 1, or 0 without snapshots, -1 damaged. */
-static int ksmtrace_guest_rewind(struct ksmtrace_guest *g)
+static inline int ksmtrace_guest_rewind(struct ksmtrace_guest *g)
 {
 	g->ri = 0;
 	g->it.p = g->snaps;
@@ -215,7 +215,7 @@ static int ksmtrace_guest_rewind(struct ksmtrace_guest *g)
  * The next event, in time order (a read before a snapshot of the same
  * time): 1 and *@read set (NULL: the snapshot g->it.h), 0 at the end.
  */
-static int ksmtrace_next_event(struct ksmtrace_guest *g,
+static inline int ksmtrace_next_event(struct ksmtrace_guest *g,
 			       const struct ksmtrace_read **read)
 {
 	if (g->ri < g->nreads &&
@@ -231,7 +231,7 @@ static int ksmtrace_next_event(struct ksmtrace_guest *g,
  * Do read @r into guest RAM @mem as QEMU did (O_DIRECT if it did, unless
  * the kernel refuses the alignment), or with @buffered always: 0 or -1.
  */
-static int ksmtrace_do_read(struct ksmtrace_guest *g,
+static inline int ksmtrace_do_read(struct ksmtrace_guest *g,
 			    const struct ksmtrace_read *r, unsigned char *mem,
 			    int buffered)
 {
@@ -267,7 +267,7 @@ static int ksmtrace_do_read(struct ksmtrace_guest *g,
  * Returns the pages written, or -1 for a damaged snapshot.  Moves on to
  * the next snapshot.
  */
-static long ksmtrace_apply_snap(struct ksmtrace_guest *g, unsigned char *mem,
+static inline long ksmtrace_apply_snap(struct ksmtrace_guest *g, unsigned char *mem,
 				unsigned char *buf, unsigned char *changed)
 {
 	const struct ksmtrace_snap_iter *it = &g->it;
@@ -305,7 +305,7 @@ static long ksmtrace_apply_snap(struct ksmtrace_guest *g, unsigned char *mem,
  * applied at once, through @buf; the checksum of the last snapshot in
  * *@sum.  0, or -1 on errors.
  */
-static int ksmtrace_final_ram(struct ksmtrace_guest *g, unsigned char *mem,
+static inline int ksmtrace_final_ram(struct ksmtrace_guest *g, unsigned char *mem,
 			      unsigned char *buf, uint64_t *sum)
 {
 	const struct ksmtrace_read *r;

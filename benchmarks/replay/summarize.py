@@ -11,7 +11,10 @@ every run's CSV (MODE-rN.csv, ksm_replay), and writes to DIR:
   anonymous refaults, the memory the replay used at the end (AnonPages +
   zswap's pool) and, when mode "off" ran, how much less that is than off;
 * MODE-saved.csv: t_s, median, min, max of the saving, over the runs,
-  for the plot.
+  for the plot;
+
+and, if DIR/ceiling.csv is there (ksmtrace_analyze), what the trace's
+memory holds at its end: the ceiling of each mechanism.
 
 Memory saved, in KiB, at a sample: pages_sharing and ksm_zero_pages
 pages; patch_bytes_saved; and what zswap holds beyond that: its stored
@@ -158,6 +161,25 @@ def main():
                 f.write("%.0f,%.2f,%.2f,%.2f\n" % (t, statistics.median(v),
                                                   min(v), max(v)))
                 t += 2.0
+    ceiling = os.path.join(d, "ceiling.csv")
+    if os.path.exists(ceiling):
+        with open(ceiling) as f:
+            rows = list(csv.DictReader(f))
+        if rows:
+            c = rows[-1]
+            pages = float(c["pages"]) or 1
+            share = ", ".join("%s %.1f%%" % (k, 100.0 * float(c[k]) / pages)
+                              for k in ("zero", "identical_across",
+                                        "identical_within", "patchable",
+                                        "compressible", "none"))
+            lines.append("")
+            lines.append("the trace's memory at its end (%s pages): %s" %
+                         (c["pages"], share))
+            lines.append("ceilings: merging %s MiB, patching %s MiB, "
+                         "compression %s MiB (zero pages, %s MiB, apart: a "
+                         "replay never writes them)" % (
+                             c["merge_saved_mib"], c["patch_saved_mib"],
+                             c["compress_saved_mib"], c["zero_mib"]))
     if corrupt:
         lines.append("DATA: a replay's memory differed from the recording")
     text = "\n".join(lines) + "\n"

@@ -119,9 +119,9 @@ static void *map_mergeable(unsigned long bytes)
 		exit(2);
 	}
 	/*
-	 * Small pages, as with THP off: the tiers leave pages of huge pages
-	 * alone (they push base pages only), and a huge page of zeros is not
-	 * merged with the zero page.
+	 * Small pages, as with THP off, unless -H: the kernel's THP policy,
+	 * as QEMU asks for huge pages.  With huge pages the zero region's
+	 * pages were not counted as KSM zero pages (README).
 	 */
 	if (nohuge && madvise(p, bytes, MADV_NOHUGEPAGE)) {
 		perror("madvise(MADV_NOHUGEPAGE)");

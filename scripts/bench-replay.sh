@@ -70,7 +70,7 @@ kflags=(-O2 -Wall -Wno-unused-function -fno-strict-overflow
 	-I"$SRC/tools/testing/ksm_patch/include" -I"$SRC/tools/include"
 	-include linux/compiler.h -include linux/types.h -include linux/export.h
 	-include kshim.h -DCONFIG_64BIT -D__LITTLE_ENDIAN=1234)
-for f in mm/ksm_patch_codec.c lib/lz4/lz4_compress.c lib/xxhash.c; do
+for f in mm/ksm_patch_codec.c lib/lz4/lz4_compress.c lib/lz4/lz4_decompress.c lib/xxhash.c; do
 	gcc "${kflags[@]}" -c -o "$an/$(basename "$f" .c).o" "$SRC/$f" || die "building $f for ksmtrace_analyze"
 done
 gcc "${kflags[@]}" -c -o "$an/analyze_codec.o" "$REPO/benchmarks/replay/analyze_codec.c" &&

@@ -178,11 +178,11 @@ int main(int argc, char **argv)
 {
 	int done[2], go[2], opt, g, k, nprocs, status, failed = 0, finished = 0;
 	pid_t pids[MAX_PROCS];
-	char path[PATH_MAX], line[256], gdirs[MAX_GUESTS][PATH_MAX];
+	char gdirs[MAX_GUESTS][PATH_MAX];
 	uint64_t t0_ns = UINT64_MAX;
 	unsigned long reads_pages = 0, written = 0;
 	double start, cpu0, last_event = 0, t = 0, max_saved = 0;
-	FILE *manifest, *csv;
+	FILE *csv;
 
 	while ((opt = getopt(argc, argv, "Nx:r:d:i:o:I:t:")) != -1) {
 		switch (opt) {
@@ -218,19 +218,8 @@ int main(int argc, char **argv)
 	    interval_ms < 10 || tail_s < 0)
 		usage();
 	trace_dir = argv[optind];
-	snprintf(path, sizeof(path), "%s/manifest.txt", trace_dir);
-	manifest = fopen(path, "r");
-	if (!manifest)
-		die(path);
-	while (fgets(line, sizeof(line), manifest)) {
-		if (!strncmp(line, "guests=", 7))
-			nr_guests = atoi(line + 7);
-		else if (!strncmp(line, "mem_mib=", 8))
-			mem_mib = strtoul(line + 8, NULL, 10);
-	}
-	fclose(manifest);
-	if (nr_guests < 1 || nr_guests > MAX_GUESTS || !mem_mib ||
-	    nr_guests * replicas > MAX_PROCS) {
+	if (ksmtrace_manifest(trace_dir, &nr_guests, &mem_mib) ||
+	    nr_guests > MAX_GUESTS || nr_guests * replicas > MAX_PROCS) {
 		fprintf(stderr, "ksm_replay: bad manifest or too many processes\n");
 		return 2;
 	}

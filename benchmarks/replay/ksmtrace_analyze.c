@@ -254,8 +254,7 @@ int main(int argc, char **argv)
 	uint64_t t0 = UINT64_MAX, t_end = 0, t;
 	double interval = 10;
 	unsigned long mem_mib = 0;
-	char path[PATH_MAX], line[256];
-	FILE *manifest;
+	char path[PATH_MAX];
 	int opt, g;
 
 	while ((opt = getopt(argc, argv, "i:k:c:m:")) != -1) {
@@ -279,18 +278,8 @@ int main(int argc, char **argv)
 	if (optind != argc - 1 || interval <= 0 || k < 1 || k > 8 ||
 	    cands < 1 || cands > CODEC_MAX_KEYS || max_bytes < 64)
 		goto usage;
-	snprintf(path, sizeof(path), "%s/manifest.txt", argv[optind]);
-	manifest = fopen(path, "r");
-	if (!manifest)
-		die(path);
-	while (fgets(line, sizeof(line), manifest)) {
-		if (!strncmp(line, "guests=", 7))
-			nr_guests = atoi(line + 7);
-		else if (!strncmp(line, "mem_mib=", 8))
-			mem_mib = strtoul(line + 8, NULL, 10);
-	}
-	fclose(manifest);
-	if (nr_guests < 1 || nr_guests > MAX_GUESTS || !mem_mib) {
+	if (ksmtrace_manifest(argv[optind], &nr_guests, &mem_mib) ||
+	    nr_guests > MAX_GUESTS) {
 		fprintf(stderr, "ksmtrace_analyze: bad manifest\n");
 		return 2;
 	}

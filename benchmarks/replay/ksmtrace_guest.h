@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -23,6 +24,29 @@
 
 #define KSMTRACE_PAGE		4096UL
 #define KSMTRACE_MAX_FILES	256
+
+/* The guests and MiB of RAM each of trace @dir (manifest.txt); 0 or -1. */
+static inline int ksmtrace_manifest(const char *dir, int *guests,
+				    unsigned long *mem_mib)
+{
+	char path[PATH_MAX], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/manifest.txt", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	*guests = 0;
+	*mem_mib = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "guests=", 7))
+			*guests = atoi(line + 7);
+		else if (!strncmp(line, "mem_mib=", 8))
+			*mem_mib = strtoul(line + 8, NULL, 10);
+	}
+	fclose(f);
+	return *guests > 0 && *mem_mib ? 0 : -1;
+}
 
 /* The whole of a file, mapped, or NULL (*@len 0) if it does not exist. */
 static inline void *ksmtrace_slurp(const char *path, size_t *len)

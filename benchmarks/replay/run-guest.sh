@@ -17,7 +17,8 @@
 #                per second equals the hints runs' (medians so far)
 #   zswap        upstream KSM, and proactive reclaim into zswap through the
 #                replay's memory cgroup: every REPLAY_RECLAIM_S seconds,
-#                memory.reclaim of REPLAY_RECLAIM_PCT % of memory.current
+#                memory.reclaim of REPLAY_RECLAIM_PCT % of its anonymous
+#                memory, with swappiness=200 (anonymous pages only)
 # Run N starts the mode list at a different mode, so that no mode always
 # runs first; pts runs after the other modes of its round.
 #
@@ -109,14 +110,23 @@ set_mode() { # set_mode MODE
 	knob run 1
 }
 
-# Proactive reclaim of the replay's cgroup while $1 (a pid) lives.
+# Proactive reclaim of the replay's cgroup while $1 (a pid) lives; what
+# each write asked and how it ended go to $2.
 reclaimer() {
-	local cur
+	local cur ask
 	while kill -0 "$1" 2>/dev/null; do
 		sleep "$reclaim_s"
-		cur=$(cat "$CG/memory.current")
-		echo $((cur * reclaim_pct / 100)) >"$CG/memory.reclaim" 2>/dev/null
+		cur=$(awk '$1 == "anon" { print $2 }' "$CG/memory.stat")
+		ask=$((cur * reclaim_pct / 100))
+		# Anonymous memory only (swappiness=200): guest RAM, not the
+		# page cache of the trace's files, which reclaim takes first.
+		if echo "$ask swappiness=200" >"$CG/memory.reclaim" 2>>"$2"; then
+			echo "reclaim $ask of $cur: ok" >>"$2"
+		else
+			echo "reclaim $ask of $cur: failed" >>"$2"
+		fi
 	done
+	grep -E '^(zswpout|zswpin|pswpout|anon_thp|thp_swpout|thp_swpout_fallback) ' "$CG/memory.stat" >>"$2"
 }
 
 one_run() { # one_run MODE N
@@ -128,7 +138,7 @@ one_run() { # one_run MODE N
 	bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$CG" \
 		"$replay" -o "$name.csv" -t "$tail_s" $REPLAY_ARGS "$trace" >"$name.log" 2>&1 &
 	pid=$!
-	[ "$mode" = zswap ] && reclaimer "$pid" &
+	[ "$mode" = zswap ] && reclaimer "$pid" "$name-reclaim.log" &
 	wait "$pid"
 	rc=$?
 	wait

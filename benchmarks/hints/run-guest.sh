@@ -29,13 +29,7 @@ if [ "$readcost" != - ]; then
 fi
 [ -f results.txt ] || : >results.txt
 
-field() { # field KEY LINE
-	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
-}
-
-median() { # median < numbers, one per line
-	sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
+. "$(dirname "$0")/../common/results.sh"
 
 # pages_to_scan that gives stock the ksmd CPU per second of the hints runs
 # of config $1: stock's pages_to_scan times the ratio of the medians.

@@ -49,13 +49,7 @@ knob() { # knob NAME VALUE: set a KSM knob if the kernel has it
 	echo "$2" >"$K/$1" || fail "$1 <- $2"
 }
 
-field() { # field KEY LINE
-	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
-}
-
-median() { # median < numbers, one per line
-	sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
+. "$(dirname "$0")/../common/results.sh"
 
 # ksmd CPU per second of a mode's runs so far, median
 cpu_per_s() {

@@ -245,12 +245,12 @@ static __always_inline unsigned int ksm_hint_context(void)
 
 /*
  * The push, inlined into the read path's entry (__ksm_hint_range()) and
- * ksm_hint_stack_push().  Each context of a CPU has its own ring: a
- * softirq or hard interrupt that interrupts a push writes another ring,
- * and preemption off keeps other tasks off the task ring, which on
- * PREEMPT_RT also takes threaded softirqs and interrupt handlers (they
- * run as tasks).  No read completes in NMI context; a push from there is
- * dropped.
+ * ksm_hint_stack_push(); the caller has disabled preemption.  Each context
+ * of a CPU has its own ring: a softirq or hard interrupt that interrupts a
+ * push writes another ring, and preemption off keeps other tasks off the
+ * task ring, which on PREEMPT_RT also takes threaded softirqs and
+ * interrupt handlers (they run as tasks).  No read completes in NMI
+ * context; a push from there is dropped.
  */
 static __always_inline void __ksm_hint_stack_push(struct ksm_hint_stack *stack,
 						  struct mm_struct *mm,
@@ -264,12 +264,11 @@ static __always_inline void __ksm_hint_stack_push(struct ksm_hint_stack *stack,
 
 	if (unlikely(ctx >= KSM_HINT_CONTEXTS))
 		return;
-	preempt_disable();
 	ring = &this_cpu_ptr(stack->rings)->ctx[ctx];
 	head = ring->head;
 	gen = ++ring->gen;
-	if (unlikely(!gen)) {
-		/* Wrapped (32-bit): 0 is no generation. */
+	/* 0 is no generation; a 64-bit count does not wrap in practice. */
+	if (!IS_ENABLED(CONFIG_64BIT) && unlikely(!gen)) {
 		ring->gen = 1;
 		gen = 1;
 	}
@@ -288,7 +287,7 @@ static __always_inline void __ksm_hint_stack_push(struct ksm_hint_stack *stack,
 		/* The fields before the new gen; pairs with the drain. */
 		smp_store_release(&slot->gen, gen);
 		ring->coalesced++;
-		goto out;
+		return;
 	}
 	slot = ring_slot(stack, ring, head);
 	WRITE_ONCE(slot->gen, 0);
@@ -300,8 +299,6 @@ static __always_inline void __ksm_hint_stack_push(struct ksm_hint_stack *stack,
 	smp_store_release(&slot->gen, gen);
 	/* The slot before the head that counts it; pairs with the drain. */
 	smp_store_release(&ring->head, head + 1);
-out:
-	preempt_enable();
 }
 
 /**
@@ -323,7 +320,9 @@ out:
 void ksm_hint_stack_push(struct ksm_hint_stack *stack, struct mm_struct *mm,
 			 unsigned long start, unsigned long nr_pages)
 {
+	preempt_disable();
 	__ksm_hint_stack_push(stack, mm, start, nr_pages);
+	preempt_enable();
 }
 
 /*
@@ -536,6 +535,20 @@ struct ksm_hint_span {
 	unsigned long len;
 };
 
+/*
+ * Disable preemption, which keeps the task on its ring for the pushes and
+ * is the RCU read side of ksm_hints (ksm_hints_replace_stack() frees a
+ * stack after synchronize_rcu(), which waits for preemption-disabled
+ * regions too): cheaper than rcu_read_lock() on PREEMPT_RCU, where the
+ * push would disable preemption a second time.  The caller pushes to the
+ * stack returned, if not NULL, then calls preempt_enable().
+ */
+static __always_inline struct ksm_hint_stack *ksm_hint_push_begin(void)
+{
+	preempt_disable();
+	return rcu_dereference_sched(ksm_hints);
+}
+
 static __always_inline void ksm_hint_push_span(struct ksm_hint_stack *stack,
 					       struct mm_struct *mm,
 					       const struct ksm_hint_span *span)
@@ -617,6 +630,7 @@ static void ksm_hint_stack_push_iter(struct ksm_hint_stack *stack,
 {
 	struct ksm_hint_push_arg arg = { .stack = stack, .mm = mm };
 
+	/* At most UIO_MAXIOV segments, with preemption off. */
 	ksm_hint_walk_iter(iter, bytes, ksm_hint_push_fn, &arg);
 }
 
@@ -634,11 +648,10 @@ void __ksm_hint_range(struct mm_struct *mm, unsigned long start, size_t len)
 	struct ksm_hint_span span = { .start = start, .len = len };
 	struct ksm_hint_stack *stack;
 
-	rcu_read_lock();
-	stack = rcu_dereference(ksm_hints);
+	stack = ksm_hint_push_begin();
 	if (stack)
 		ksm_hint_push_span(stack, mm, &span);
-	rcu_read_unlock();
+	preempt_enable();
 }
 
 /**
@@ -654,11 +667,10 @@ void __ksm_hint_iter(struct mm_struct *mm, const struct iov_iter *iter,
 {
 	struct ksm_hint_stack *stack;
 
-	rcu_read_lock();
-	stack = rcu_dereference(ksm_hints);
+	stack = ksm_hint_push_begin();
 	if (stack)
 		ksm_hint_stack_push_iter(stack, mm, iter, bytes);
-	rcu_read_unlock();
+	preempt_enable();
 }
 
 /**
@@ -739,8 +751,7 @@ void ksm_hint_batch_complete(struct ksm_hint_batch *batch, long res)
 
 	if (!batch)
 		return;
-	rcu_read_lock();
-	stack = rcu_dereference(ksm_hints);
+	stack = ksm_hint_push_begin();
 	for (i = 0; stack && res > 0 && i < batch->nr; i++) {
 		struct ksm_hint_span span = batch->spans[i];
 
@@ -748,7 +759,7 @@ void ksm_hint_batch_complete(struct ksm_hint_batch *batch, long res)
 		ksm_hint_push_span(stack, batch->mm, &span);
 		res -= span.len;
 	}
-	rcu_read_unlock();
+	preempt_enable();
 	kfree(batch);
 }
 
@@ -1169,6 +1180,7 @@ static void ksm_hints_replace_stack(struct ksm_hint_stack *stack)
 				  lockdep_is_held(&ksm_hints_knob_mutex));
 	if (!old)
 		return;
+	/* Waits for the pushes too: they run with preemption disabled. */
 	synchronize_rcu();
 	ksm_hint_stack_stats(old, &old_stats);
 	old_stats.overwritten += old_stats.held;

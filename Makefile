@@ -27,7 +27,7 @@ help:
 
 demo:
 	@$(S)/demo.sh
-	@HINTS_RUNS=1 HINTS_CONFIGS="dup:2:256:buffered" HINTS_CAP=120 HINTS_READCOST=0 $(S)/bench-hints.sh
+	@HINTS_RUNS=1 HINTS_CONFIGS="dup:2:256:buffered" HINTS_CAP=120 HINTS_READCOST=0 HINTS_ALT_PAIRS=0 $(S)/bench-hints.sh
 
 bench:
 	@QUICK="$(QUICK)" $(S)/bench.sh

@@ -17,6 +17,9 @@
 #   HINTS_CAP      seconds a dup run may last at most (600)
 #   HINTS_UNIQUE_SECONDS  length of a unique run (90)
 #   HINTS_READCOST 0 to leave out the read-path cost (about 9 minutes)
+#   HINTS_ALT_PAIRS pairs of io_hints on and off phases in the run that
+#                  measures what hints that find nothing cost ksmd (16,
+#                  about 10 minutes; 0 leaves it out)
 #   FLAVOUR (bench)
 # The full default matrix takes about 5 hours; HINTS_RUNS=1 with one
 # configuration about 5 minutes.
@@ -43,6 +46,10 @@ fi
 [[ "$usecs" =~ ^[1-9][0-9]*$ ]] || die "HINTS_UNIQUE_SECONDS must be a number of seconds"
 guest_s=30
 [ "${HINTS_READCOST:-1}" = 0 ] || guest_s=$((guest_s + 900))
+alt_pairs=${HINTS_ALT_PAIRS:-16}
+[[ "$alt_pairs" =~ ^[0-9]+$ ]] && [ "$alt_pairs" -le 64 ] ||
+	die "HINTS_ALT_PAIRS must be a number of pairs, 0 to 64"
+guest_s=$((guest_s + (alt_pairs ? 60 + alt_pairs * 30 + 120 : 0)))
 for c in $configs; do
 	[[ "$c" =~ ^(dup|unique):([0-9]+):([0-9]+):(buffered|direct)$ ]] ||
 		die "bad configuration '$c' in HINTS_CONFIGS (want dup|unique:PROCS:BALLAST_MIB:buffered|direct)"
@@ -70,7 +77,7 @@ git -C "$REPO" rev-parse --short HEAD >"$out/commit" 2>/dev/null || true
 echo "$configs" >"$out/configs"
 log "I/O-hints benchmark: $(wc -w <<<"$configs") configurations x $runs runs per mode in the $flavour kernel (at most $((guest_s / 60)) min) -> $out"
 "$REPO/scripts/boot.sh" -f "$flavour" -m 2048 -c 2 -t "$guest_s" -o "$out" -- \
-	env HINTS_CAP="$cap" HINTS_UNIQUE_SECONDS="$usecs" \
+	env HINTS_CAP="$cap" HINTS_UNIQUE_SECONDS="$usecs" HINTS_ALT_PAIRS="$alt_pairs" \
 	"$REPO/benchmarks/hints/run-guest.sh" "$out/ksm_hints_bench" "$rc" "$runs" $configs ||
 	die "benchmark run failed; partial results in $out"
 python3 "$REPO/benchmarks/hints/summarize.py" "$out" || die "a run read back corrupt data (see $out)"

@@ -22,6 +22,17 @@
  * default of 200 s the advisor slows a scan of this size down, and merged
  * nothing in 120 s); -p sets pages_to_scan in any mode.
  *
+ * Mode alt (unique workload only): what hints that find nothing cost ksmd,
+ * measured so that an emulated CPU's drift cancels.  After WARM (60) s
+ * with io_hints off, io_hints alternates in phases of WINDOW (-W, 15) s,
+ * -A pairs of an "on" and an "off" phase, the pair's order alternating
+ * (on-off, off-on, ...).  A phase is measured from 3 s after the switch
+ * (hints start again with their full credit, spent in the first batches)
+ * to its end: ksmd's CPU per second and the linear scan's pages per
+ * second.  Each pair gives on/off ratios of both and of ksmd's CPU per
+ * linear page; the run reports their medians with min-max ("ALT" lines per
+ * pair, alt_* fields in RESULT).
+ *
  * Every INTERVAL ms the run samples pages_sharing, the hint counters and
  * ksmd's CPU time and writes a CSV row; at the end each reader checks its
  * memory byte for byte, then again after copy-on-write writes.
@@ -60,6 +71,11 @@
 
 static int nproc = 2, cap_s = 600, min_s = 20, interval_ms = 100, direct;
 static int hints, advisor, unique;
+/* Mode alt: pairs, phase length, warm-up and settling time in seconds. */
+static int alt_pairs, alt_window_s = 15;
+#define ALT_WARM_S	60
+#define ALT_SETTLE_S	3
+#define ALT_MAX_PAIRS	64
 static unsigned long corpus_mib = 16, ballast_mib = 512, idle_mib = 32;
 static long pages_to_scan = 100, sleep_ms = 20, advisor_target_s = 10;
 static const char *csv_path = "run.csv";
@@ -428,14 +444,124 @@ static pid_t start_ballast(void)
 	return pid;
 }
 
+/* Per pair: ksmd CPU ms/s and linear pages/s of its on and off phase. */
+static double alt_cpu[ALT_MAX_PAIRS][2], alt_scan[ALT_MAX_PAIRS][2];
+static int alt_phase = -1, alt_measuring;
+static double alt_t0, alt_cpu0;
+static long alt_scan0;
+
+/* Is phase @ph of mode alt an "on" phase?  Pairs alternate their order. */
+static int alt_on(int ph)
+{
+	return (ph % 2 == 0) == ((ph / 2) % 2 == 0);
+}
+
+/*
+ * Mode alt, at every sample (@t s into the run by the schedule, @real s
+ * by the clock, ksmd's CPU @cpu ms and @scanned linear pages since its
+ * start): switch io_hints at the start of a phase, start measuring
+ * ALT_SETTLE_S later, stop at the phase's last sample.
+ */
+static void alt_step(double t, double real, double cpu, long scanned)
+{
+	double step = interval_ms / 1000.0, end;
+	int ph;
+
+	if (!alt_pairs || t < ALT_WARM_S - 1e-6)
+		return;
+	ph = (int)((t - ALT_WARM_S + 1e-6) / alt_window_s);
+	if (ph >= 2 * alt_pairs)
+		return;
+	if (ph != alt_phase) {
+		if (knob_write("io_hints", alt_on(ph)))
+			die("io_hints");
+		alt_phase = ph;
+		alt_measuring = 0;
+	}
+	end = ALT_WARM_S + (ph + 1) * (double)alt_window_s;
+	if (!alt_measuring &&
+	    t >= ALT_WARM_S + ph * (double)alt_window_s + ALT_SETTLE_S - 1e-6 &&
+	    t + step < end - 1e-6) {
+		alt_t0 = real;
+		alt_cpu0 = cpu;
+		alt_scan0 = scanned;
+		alt_measuring = 1;
+	} else if (alt_measuring == 1 && t + step >= end - 1e-6) {
+		alt_cpu[ph / 2][!alt_on(ph)] = (cpu - alt_cpu0) /
+					       (real - alt_t0);
+		alt_scan[ph / 2][!alt_on(ph)] = (scanned - alt_scan0) /
+						(real - alt_t0);
+		alt_measuring = 2;
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median, min and max of @n values (sorted in place). */
+static void stats3(double *v, int n, double *mid, double *lo, double *hi)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	*mid = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	*lo = v[0];
+	*hi = v[n - 1];
+}
+
+/* Mode alt: median, min and max of the pairs' ratios; pairs measured. */
+static double alt_stats[3][3];
+static int alt_n;
+
+/* Mode alt: an ALT line per pair, and the medians of their ratios. */
+static void alt_report_pairs(void)
+{
+	double cpu[ALT_MAX_PAIRS], scan[ALT_MAX_PAIRS], per[ALT_MAX_PAIRS];
+	int k;
+
+	for (k = 0; k < alt_pairs; k++) {
+		double *c = alt_cpu[k], *sc = alt_scan[k];
+
+		if (c[0] <= 0 || c[1] <= 0 || sc[0] <= 0 || sc[1] <= 0)
+			continue;
+		printf("ALT pair=%d first=%s on_cpu_ms_per_s=%.1f off_cpu_ms_per_s=%.1f on_scanned_per_s=%.0f off_scanned_per_s=%.0f cpu_ratio=%.4f\n",
+		       k, k % 2 ? "off" : "on", c[0], c[1], sc[0], sc[1],
+		       c[0] / c[1]);
+		cpu[alt_n] = c[0] / c[1];
+		scan[alt_n] = sc[0] / sc[1];
+		per[alt_n] = (c[0] / sc[0]) / (c[1] / sc[1]);
+		alt_n++;
+	}
+	if (!alt_n)
+		return;
+	stats3(cpu, alt_n, &alt_stats[0][0], &alt_stats[0][1], &alt_stats[0][2]);
+	stats3(scan, alt_n, &alt_stats[1][0], &alt_stats[1][1], &alt_stats[1][2]);
+	stats3(per, alt_n, &alt_stats[2][0], &alt_stats[2][1], &alt_stats[2][2]);
+}
+
+/* Mode alt: the alt_* fields of the RESULT line. */
+static void alt_report_fields(void)
+{
+	static const char * const name[3] = { "cpu", "scan", "cpu_per_page" };
+	int k;
+
+	printf(" alt_pairs=%d alt_window_s=%d", alt_n, alt_window_s);
+	for (k = 0; alt_n && k < 3; k++)
+		printf(" alt_%s_ratio=%.4f alt_%s_ratio_min=%.4f alt_%s_ratio_max=%.4f",
+		       name[k], alt_stats[k][0], name[k], alt_stats[k][1],
+		       name[k], alt_stats[k][2]);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: ksm_hints_bench [-w dup|unique] [-m stock|hints|advisor]\n"
+		"usage: ksm_hints_bench [-w dup|unique] [-m stock|hints|advisor|alt]\n"
 		"  [-n procs] [-s cap_seconds] [-M min_seconds] [-i interval_ms]\n"
 		"  [-c corpus_MiB] [-b ballast_MiB] [-I idle_MiB] [-p pages_to_scan]\n"
 		"  [-S sleep_ms] [-T advisor_target_scan_time_s] [-d (O_DIRECT)]\n"
-		"  [-o csv]\n");
+		"  [-A alt_pairs] [-W alt_window_s] [-o csv]\n");
 	exit(2);
 }
 
@@ -456,7 +582,7 @@ int main(int argc, char **argv)
 	const char *mode = "stock";
 	FILE *csv;
 
-	while ((opt = getopt(argc, argv, "w:m:n:s:M:i:c:b:I:p:S:T:do:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:m:n:s:M:i:c:b:I:p:S:T:A:W:do:")) != -1) {
 		switch (opt) {
 		case 'w': unique = !strcmp(optarg, "unique");
 			  if (!unique && strcmp(optarg, "dup"))
@@ -473,6 +599,8 @@ int main(int argc, char **argv)
 		case 'p': pages_to_scan = atol(optarg); break;
 		case 'S': sleep_ms = atol(optarg); break;
 		case 'T': advisor_target_s = atol(optarg); break;
+		case 'A': alt_pairs = atoi(optarg); break;
+		case 'W': alt_window_s = atoi(optarg); break;
 		case 'd': direct = 1; break;
 		case 'o': csv_path = optarg; break;
 		default: usage();
@@ -480,12 +608,20 @@ int main(int argc, char **argv)
 	}
 	hints = !strcmp(mode, "hints");
 	advisor = !strcmp(mode, "advisor");
-	if (!hints && !advisor && strcmp(mode, "stock"))
+	if (!strcmp(mode, "alt")) {
+		if (!unique || alt_pairs < 1 || alt_pairs > ALT_MAX_PAIRS ||
+		    alt_window_s <= ALT_SETTLE_S + 1)
+			usage();
+		cap_s = ALT_WARM_S + 2 * alt_pairs * alt_window_s;
+	} else if (!hints && !advisor && strcmp(mode, "stock")) {
 		usage();
+	} else {
+		alt_pairs = 0;
+	}
 	if (nproc < 2 || nproc > MAXPROC || cap_s < 1 || interval_ms < 10 ||
 	    corpus_mib < 1 || (unique && direct) || (unique && idle_mib < 1))
 		usage();
-	if (access(KSM "io_hints", F_OK) && hints) {
+	if (access(KSM "io_hints", F_OK) && (hints || alt_pairs)) {
 		fprintf(stderr, "ksm_hints_bench: kernel without io_hints\n");
 		return 1;
 	}
@@ -553,7 +689,8 @@ int main(int argc, char **argv)
 		scanned = knob("pages_scanned") - ps0;
 		fprintf(csv, "%.1f,%ld,%ld,%ld,%.0f,%ld,%ld,%ld\n", t, sharing,
 			knob("pages_shared"),
-			hints ? knob("io_hints_pages_merged") - hm0 : 0,
+			hints || alt_pairs ?
+			knob("io_hints_pages_merged") - hm0 : 0,
 			cpu, knob("full_scans"),
 			br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0,
 			scanned);
@@ -570,6 +707,7 @@ int main(int argc, char **argv)
 			scanned95 = scanned;
 		}
 		cpu_end = cpu / 1000;
+		alt_step(t, now() - t0, cpu, scanned);
 		if (t >= cap_s - 1e-6 ||
 		    (!unique && t95 >= 0 && t >= min_s - 1e-6))
 			break;
@@ -577,8 +715,8 @@ int main(int argc, char **argv)
 	fclose(csv);
 	/* Counted now: the readers' check below writes every page. */
 	broken = br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0;
-	hmerged = hints ? knob("io_hints_pages_merged") - hm0 : 0;
-	hvisited = hints ? knob("io_hints_pages_visited") - hv0 : 0;
+	hmerged = hints || alt_pairs ? knob("io_hints_pages_merged") - hm0 : 0;
+	hvisited = hints || alt_pairs ? knob("io_hints_pages_visited") - hv0 : 0;
 	*stop_flag = 1;
 	for (n = 0; n < nproc; n++) {
 		double r;
@@ -600,12 +738,16 @@ int main(int argc, char **argv)
 	if (waitpid(ballast, &status, 0) != ballast || !WIFEXITED(status) ||
 	    WEXITSTATUS(status))
 		bad++;
+	if (alt_pairs)
+		alt_report_pairs();
 	printf("RESULT workload=%s mode=%s procs=%d direct=%d ballast_mib=%lu pages_to_scan=%ld target=%lu t50=%.1f t95=%.1f cpu50=%.2f cpu95=%.2f cpu_end=%.2f t_end=%.1f cpu_ms_per_s=%.1f",
 	       unique ? "unique" : "dup", mode, nproc, direct, ballast_mib,
 	       knob("pages_to_scan"), target, t50, t95, cpu50, cpu95, cpu_end,
 	       t, (t95 >= 0 ? cpu95 / (t95 ? t95 : 1) : cpu_end / t) * 1000);
 	for (n = 0; n < NFIXED; n++)
 		printf(" s%d=%ld", fixed_s[n], fixed[n]);
+	if (alt_pairs)
+		alt_report_fields();
 	printf(" sharing_end=%ld full_scans=%ld scanned_per_s=%.0f scanned95=%ld hint_merged=%ld hint_visited=%ld hints_percent=%ld merges_broken=%ld read_MiBps=%.1f data=%s\n",
 	       sharing, knob("full_scans"), (knob("pages_scanned") - ps0) / t,
 	       scanned95, hmerged, hvisited, percent, broken, mibps / nproc,

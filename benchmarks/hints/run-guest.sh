@@ -6,6 +6,10 @@
 #
 # * readcost.txt: what a hint push costs pread(2) (ksm_hints_readcost),
 #   unless READCOST is "-";
+# * alt.txt: what hints that find nothing cost ksmd, io_hints alternating
+#   in one run of the unique workload (2 readers, 256 MiB of ballast,
+#   mode alt of ksm_hints_bench), HINTS_ALT_PAIRS pairs of 15 s phases
+#   (default 16, about 10 minutes; 0 leaves it out);
 # * for every CONFIG ("WORKLOAD:PROCS:BALLAST_MIB:IO", e.g. dup:4:256:direct
 #   or unique:2:256:buffered), RUNS runs of every mode, each run a CSV
 #   (CONFIG-MODE-rN.csv) and a line of results.txt:
@@ -28,6 +32,18 @@ if [ "$readcost" != - ]; then
 	grep RESULT readcost.txt
 fi
 [ -f results.txt ] || : >results.txt
+pairs=${HINTS_ALT_PAIRS:-16}
+if [ "$pairs" != 0 ]; then
+	echo "bench: unique workload, io_hints alternating, $pairs pairs"
+	if ! "$bench" -w unique -n 2 -b 256 -m alt -A "$pairs" -W 15 \
+			-o unique-alt.csv >unique-alt.log 2>&1; then
+		echo "bench: the alternating run failed:" >&2
+		cat unique-alt.log >&2
+		exit 1
+	fi
+	grep '^RESULT' unique-alt.log >alt.txt
+	cat alt.txt
+fi
 
 . "$(dirname "$0")/../common/results.sh"
 

@@ -116,6 +116,29 @@ def main():
                     rows.append({"config": "readcost-%s" % kv["size"], "mode": "hints-vs-off",
                                  "metric": "overhead_pct", "median": kv["overhead_pct"]})
         out.append("")
+    alt = os.path.join(d, "alt.txt")
+    if os.path.exists(alt):
+        with open(alt) as f:
+            for line in f:
+                if not line.startswith("RESULT"):
+                    continue
+                kv = dict(x.split("=", 1) for x in line.split()[1:])
+                corrupt += kv.get("data") != "ok"
+                if int(kv.get("alt_pairs", 0)) < 1:
+                    out.append("Unique workload, io_hints alternating: no pair measured")
+                    continue
+                out.append("Unique workload, io_hints alternating (%s pairs of %s s phases; "
+                           "on/off, median [min-max] over the pairs):" % (kv["alt_pairs"], kv["alt_window_s"]))
+                for k, label in (("cpu", "ksmd CPU per second"), ("scan", "linear pages scanned per second"),
+                                 ("cpu_per_page", "ksmd CPU per linear page")):
+                    out.append("  %-32s %s [%s-%s]" % (label, kv["alt_%s_ratio" % k],
+                                                       kv["alt_%s_ratio_min" % k], kv["alt_%s_ratio_max" % k]))
+                    rows.append({"config": "unique-alt", "mode": "hints-vs-off",
+                                 "metric": "%s_ratio" % k, "median": kv["alt_%s_ratio" % k]})
+                out.append("  pages shared at 60 s %s (before the first switch), at the end %s; "
+                           "hinted pages visited %s, merged %s" % (
+                               kv["s60"], kv["sharing_end"], kv["hint_visited"], kv["hint_merged"]))
+        out.append("")
     for cfg in sorted(runs, key=lambda c: (c.split("-")[0], int(c.split("-")[1]),
                                            int(c.split("-")[2]), c)):
         modes = runs[cfg]

@@ -16,7 +16,10 @@
  * differs from what the replay holds (what the guest wrote itself).
  * Replica k of a guest starts k * delay_s later.  The parent samples
  * /sys/kernel/mm/ksm, /proc/meminfo and ksmd's CPU every interval_ms into
- * the CSV until tail_s after the last event, then every process rebuilds
+ * the CSV until tail_s after the last event (with the anonymous refaults
+ * and zswap loads of its memory cgroup since the start, so that the
+ * check below, which reads every page, does not count in them), then
+ * every process rebuilds
  * the recorded final RAM in a private buffer (every read and snapshot at
  * once; it must have the last snapshot's checksum, taken after the guest
  * powered off) and compares its memory with it byte for byte.
@@ -58,6 +61,47 @@ static int replicas = 1, interval_ms = 1000;
 static int huge = 1;	/* MADV_HUGEPAGE, as QEMU asks for guest RAM; -N: not */
 static int nr_guests;
 static unsigned long mem_mib;
+
+/* memory.stat of the replay's own cgroup (cgroup v2), or "" if none. */
+static char cg_stat[PATH_MAX];
+
+static void find_cgroup(void)
+{
+	char line[PATH_MAX - 64];
+	FILE *f = fopen("/proc/self/cgroup", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		snprintf(cg_stat, sizeof(cg_stat), "/sys/fs/cgroup%s/memory.stat",
+			 strcmp(line + 3, "/") ? line + 3 : "");
+		if (access(cg_stat, R_OK))
+			cg_stat[0] = 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Counter @key of the cgroup's memory.stat, or -1 if there is none. */
+static long cg_counter(const char *key)
+{
+	char line[256];
+	size_t n = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	if (!cg_stat[0] || !(f = fopen(cg_stat, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ' ') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
 
 /* The first event time of guest @gdir (reads and snapshots), ns. */
 static uint64_t first_ns(const char *gdir)
@@ -182,6 +226,7 @@ int main(int argc, char **argv)
 	uint64_t t0_ns = UINT64_MAX;
 	unsigned long reads_pages = 0, written = 0;
 	double start, cpu0, last_event = 0, t = 0, max_saved = 0;
+	long refault0, zswpin0, refaults = -1, zswpins = -1;
 	FILE *csv;
 
 	while ((opt = getopt(argc, argv, "Nx:r:d:i:o:I:t:")) != -1) {
@@ -237,7 +282,10 @@ int main(int argc, char **argv)
 	csv = fopen(csv_path, "w");
 	if (!csv)
 		die(csv_path);
-	fprintf(csv, "t_s,pages_sharing,pages_shared,ksm_zero_pages,patch_bytes_saved,cold_bytes_saved,zswapped_kib,zswap_kib,anon_kib,ksmd_cpu_ms,patch_pages,patch_bytes\n");
+	fprintf(csv, "t_s,pages_sharing,pages_shared,ksm_zero_pages,patch_bytes_saved,cold_bytes_saved,zswapped_kib,zswap_kib,anon_kib,ksmd_cpu_ms,patch_pages,patch_bytes,swapcached_kib,refaults,zswpin\n");
+	find_cgroup();
+	refault0 = cg_counter("workingset_refault_anon");
+	zswpin0 = cg_counter("zswpin");
 	cpu0 = ksmd_cpu_ms();
 	start = now() + 1;
 	signal(SIGPIPE, SIG_IGN);
@@ -268,15 +316,20 @@ int main(int argc, char **argv)
 			struct timeval tv = { 0, interval_ms * 1000 };
 			long psaved = knob("patch_bytes_saved"), csaved = knob("cold_bytes_saved");
 			long sharing = knob("pages_sharing"), zero = knob("ksm_zero_pages");
+			long rf = cg_counter("workingset_refault_anon");
+			long zi = cg_counter("zswpin");
 			double saved;
 
+			refaults = rf >= 0 && refault0 >= 0 ? rf - refault0 : -1;
+			zswpins = zi >= 0 && zswpin0 >= 0 ? zi - zswpin0 : -1;
 			t = now() - start;
-			fprintf(csv, "%.1f,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%.0f,%ld,%ld\n",
+			fprintf(csv, "%.1f,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%.0f,%ld,%ld,%ld,%ld,%ld\n",
 				t, sharing, knob("pages_shared"), zero, psaved,
 				csaved, meminfo_kb("Zswapped"),
 				meminfo_kb("Zswap"), meminfo_kb("AnonPages"),
 				ksmd_cpu_ms() - cpu0, knob_or_0("patch_pages"),
-				knob_or_0("patch_bytes"));
+				knob_or_0("patch_bytes"), meminfo_kb("SwapCached"),
+				refaults, zswpins);
 			fflush(csv);
 			saved = (sharing + (zero > 0 ? zero : 0)) * 4.0 +
 				(psaved > 0 ? psaved / 1024.0 : 0) +
@@ -337,8 +390,9 @@ int main(int argc, char **argv)
 				kill(pids[g], SIGKILL);
 	while (wait(&status) > 0)
 		;
-	printf("RESULT procs=%d mem_mib=%lu speed=%g replay_s=%.1f end_s=%.1f pages_read=%lu pages_written=%lu max_saved_kib=%.0f ksmd_cpu_ms=%.0f data=%s\n",
+	printf("RESULT procs=%d mem_mib=%lu speed=%g replay_s=%.1f end_s=%.1f pages_read=%lu pages_written=%lu max_saved_kib=%.0f ksmd_cpu_ms=%.0f refaults=%ld zswpin=%ld data=%s\n",
 	       nprocs, mem_mib, speed, last_event, t, reads_pages, written,
-	       max_saved, ksmd_cpu_ms() - cpu0, failed ? "CORRUPT" : "ok");
+	       max_saved, ksmd_cpu_ms() - cpu0, refaults, zswpins,
+	       failed ? "CORRUPT" : "ok");
 	return failed ? 1 : 0;
 }

@@ -8,8 +8,10 @@ every run's CSV (MODE-rN.csv, ksm_replay), and writes to DIR:
 * summary.txt: per mode, the memory saved at the end of the runs (median,
   min-max, spread = (max - min) / median), by kind (shared, zero pages,
   patched, compressed), the time to 90 % of the final saving, ksmd CPU,
-  anonymous refaults, the memory the replay used at the end (AnonPages +
-  zswap's pool) and, when mode "off" ran, how much less that is than off;
+  anonymous refaults of the replay's cgroup until the end of sampling
+  (not the final check, which reads every page), the memory the replay
+  used at the end (AnonPages + zswap's pool; the swap cache at the end is
+  shown apart) and, when mode "off" ran, how much less that is than off;
 * MODE-saved.csv: t_s, median, min, max of the saving, over the runs,
   for the plot;
 
@@ -65,7 +67,8 @@ def samples(path):
             (num(r, "zswap_kib") - p0 - pbytes / 1024)
         kinds["compressed"] = max(comp, 0)
         used = num(r, "anon_kib") + num(r, "zswap_kib")
-        out.append((num(r, "t_s"), kinds, used, num(r, "ksmd_cpu_ms")))
+        out.append((num(r, "t_s"), kinds, used, num(r, "ksmd_cpu_ms"),
+                    num(r, "swapcached_kib")))
     return out
 
 
@@ -147,6 +150,9 @@ def main():
             less))
         kinds = ", ".join("%s %.1f" % (k, statistics.median(
             [e[1][k] for e in ends]) / 1024) for k in KINDS) if ends else ""
+        swc = statistics.median([e[4] for e in ends]) if ends else 0
+        if swc > 0:
+            kinds += "; swap cache at end %.1f" % (swc / 1024)
         lines.append("%-12s        by kind (MiB, medians): %s" % ("", kinds))
 
         # The saving over time on a common grid, for the plot.

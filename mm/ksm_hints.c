@@ -33,6 +33,7 @@
 #include <linux/jiffies.h>
 #include <linux/jump_label.h>
 #include <linux/kobject.h>
+#include <linux/lockdep.h>
 #include <linux/log2.h>
 #include <linux/ksm.h>
 #include <linux/minmax.h>
@@ -262,6 +263,7 @@ static __always_inline void __ksm_hint_stack_push(struct ksm_hint_stack *stack,
 	struct ksm_hint_slot *slot;
 	unsigned long head, gen;
 
+	lockdep_assert_preemption_disabled();
 	if (unlikely(ctx >= KSM_HINT_CONTEXTS))
 		return;
 	ring = &this_cpu_ptr(stack->rings)->ctx[ctx];

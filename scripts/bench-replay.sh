@@ -62,20 +62,19 @@ out=$B/bench-replay/$(date +%Y-%m-%d-%H%M%S)
 mkdir -p "$out"
 gcc -O2 -Wall -Wextra -o "$out/ksm_replay" "$REPO/benchmarks/replay/ksm_replay.c" -lzstd -lxxhash
 # What the memory holds: the ceiling of each mechanism (ksmtrace_analyze.c),
-# the series' codec and the kernel's LZ4 built as tools/testing/ksm_patch
-# builds them.
+# with the series' codec and the kernel's LZ4 as tools/testing/ksm_patch
+# builds them for user space.
 an=$out/analyze
 mkdir -p "$an"
-kflags=(-O2 -Wall -Wno-unused-function -fno-strict-overflow
-	-I"$SRC/tools/testing/ksm_patch/include" -I"$SRC/tools/include"
-	-include linux/compiler.h -include linux/types.h -include linux/export.h
-	-include kshim.h -DCONFIG_64BIT -D__LITTLE_ENDIAN=1234)
-for f in mm/ksm_patch_codec.c lib/lz4/lz4_compress.c lib/lz4/lz4_decompress.c lib/xxhash.c; do
-	gcc "${kflags[@]}" -c -o "$an/$(basename "$f" .c).o" "$SRC/$f" || die "building $f for ksmtrace_analyze"
-done
+kp=$SRC/tools/testing/ksm_patch
+read -r -a kflags < <(make -s -C "$kp" cflags) && [ ${#kflags[@]} -gt 0 ] ||
+	die "make -C $kp cflags failed"
+make -s -C "$kp" CC=gcc OUTPUT="$an/" "$an/libksm_patch_codec.a" >/dev/null ||
+	die "building the codec library for ksmtrace_analyze"
 gcc "${kflags[@]}" -c -o "$an/analyze_codec.o" "$REPO/benchmarks/replay/analyze_codec.c" &&
 	gcc -O2 -Wall -Wextra -c -o "$an/ksmtrace_analyze.o" "$REPO/benchmarks/replay/ksmtrace_analyze.c" &&
-	gcc -o "$out/ksmtrace_analyze" "$an"/*.o -lzstd -lxxhash || die "building ksmtrace_analyze"
+	gcc -o "$out/ksmtrace_analyze" "$an/ksmtrace_analyze.o" "$an/analyze_codec.o" \
+		"$an/libksm_patch_codec.a" -lzstd -lxxhash || die "building ksmtrace_analyze"
 "$out/ksmtrace_analyze" "$trace" >"$out/ceiling.csv" || die "ksmtrace_analyze failed"
 log "what the trace's memory holds (ceilings): $(tail -n 1 "$out/ceiling.csv")"
 git -C "$REPO" rev-parse --short HEAD >"$out/commit" 2>/dev/null || true

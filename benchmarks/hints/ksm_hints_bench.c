@@ -23,15 +23,17 @@
  * nothing in 120 s); -p sets pages_to_scan in any mode.
  *
  * Mode alt (unique workload only): what hints that find nothing cost ksmd,
- * measured so that an emulated CPU's drift cancels.  After WARM (60) s
- * with io_hints off, io_hints alternates in phases of WINDOW (-W, 15) s,
- * -A pairs of an "on" and an "off" phase, the pair's order alternating
- * (on-off, off-on, ...).  A phase is measured from 3 s after the switch
- * (hints start again with their full credit, spent in the first batches)
- * to its end: ksmd's CPU per second and the linear scan's pages per
- * second.  Each pair gives on/off ratios of both and of ksmd's CPU per
- * linear page; the run reports their medians with min-max ("ALT" lines per
- * pair, alt_* fields in RESULT).
+ * measured so that an emulated CPU's drift cancels.  ksmd's cost per page
+ * differs along the linear scan (unique ballast pages against pages merged
+ * already), so a phase must cover whole full scans: after WARM (60) s with
+ * io_hints off, 2 x -A phases follow, io_hints on, off, on, ...; each phase
+ * switches io_hints, waits SETTLE (3) s and for the full scan in progress
+ * to end (hints, turned on, start with their full credit, spent in the
+ * first batches), then measures one whole full scan: ksmd's CPU and the
+ * scan's duration.  Every two adjacent phases give on/off ratios of both
+ * (drift cancels: the "on" phase comes first in half of them); the run
+ * reports their medians with min-max and the geometric mean of the CPU
+ * ratios ("ALT" lines per phase, alt_* fields in RESULT).
  *
  * Every INTERVAL ms the run samples pages_sharing, the hint counters and
  * ksmd's CPU time and writes a CSV row; at the end each reader checks its
@@ -52,6 +54,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,11 +74,13 @@
 
 static int nproc = 2, cap_s = 600, min_s = 20, interval_ms = 100, direct;
 static int hints, advisor, unique;
-/* Mode alt: pairs, phase length, warm-up and settling time in seconds. */
-static int alt_pairs, alt_window_s = 15;
+/* Mode alt: pairs of phases; warm-up and settling time in seconds. */
+static int alt_pairs;
 #define ALT_WARM_S	60
 #define ALT_SETTLE_S	3
-#define ALT_MAX_PAIRS	64
+#define ALT_MAX_PAIRS	32
+/* A phase that has not measured a full scan in this long fails the run. */
+#define ALT_PHASE_MAX_S	300
 static unsigned long corpus_mib = 16, ballast_mib = 512, idle_mib = 32;
 static long pages_to_scan = 100, sleep_ms = 20, advisor_target_s = 10;
 static const char *csv_path = "run.csv";
@@ -444,54 +449,71 @@ static pid_t start_ballast(void)
 	return pid;
 }
 
-/* Per pair: ksmd CPU ms/s and linear pages/s of its on and off phase. */
-static double alt_cpu[ALT_MAX_PAIRS][2], alt_scan[ALT_MAX_PAIRS][2];
-static int alt_phase = -1, alt_measuring;
-static double alt_t0, alt_cpu0;
-static long alt_scan0;
+/* Mode alt, per phase: ksmd CPU (ms) and seconds of its measured scan. */
+static double alt_cpu[2 * ALT_MAX_PAIRS], alt_secs[2 * ALT_MAX_PAIRS];
+static int alt_phase = -1, alt_state, alt_done;
+static double alt_t0, alt_cpu0, alt_switched;
+static long alt_fs;
 
-/* Is phase @ph of mode alt an "on" phase?  Pairs alternate their order. */
+enum { ALT_SETTLE, ALT_WAIT_SCAN, ALT_MEASURE };
+
+/* Phase @ph of mode alt has io_hints on if even. */
 static int alt_on(int ph)
 {
-	return (ph % 2 == 0) == ((ph / 2) % 2 == 0);
+	return ph % 2 == 0;
+}
+
+static void alt_switch(int ph, double real)
+{
+	if (knob_write("io_hints", ph < 2 * alt_pairs && alt_on(ph))) {
+		knob_write("io_hints", 0);
+		die("io_hints");
+	}
+	alt_phase = ph;
+	alt_state = ALT_SETTLE;
+	alt_switched = real;
+	alt_done = ph >= 2 * alt_pairs;
 }
 
 /*
- * Mode alt, at every sample (@t s into the run by the schedule, @real s
- * by the clock, ksmd's CPU @cpu ms and @scanned linear pages since its
- * start): switch io_hints at the start of a phase, start measuring
- * ALT_SETTLE_S later, stop at the phase's last sample.
+ * Mode alt, at every sample (@real s into the run by the clock, ksmd's
+ * CPU @cpu ms since its start, @full_scans): switch io_hints at the start
+ * of a phase, settle, wait for a full scan to start, measure it whole.
  */
-static void alt_step(double t, double real, double cpu, long scanned)
+static void alt_step(double real, double cpu, long full_scans)
 {
-	double step = interval_ms / 1000.0, end;
-	int ph;
-
-	if (!alt_pairs || t < ALT_WARM_S - 1e-6)
+	if (!alt_pairs || alt_done || real < ALT_WARM_S)
 		return;
-	ph = (int)((t - ALT_WARM_S + 1e-6) / alt_window_s);
-	if (ph >= 2 * alt_pairs)
-		return;
-	if (ph != alt_phase) {
-		if (knob_write("io_hints", alt_on(ph)))
-			die("io_hints");
-		alt_phase = ph;
-		alt_measuring = 0;
+	if (alt_phase < 0)
+		alt_switch(0, real);
+	if (real - alt_switched > ALT_PHASE_MAX_S) {
+		knob_write("io_hints", 0);
+		fprintf(stderr, "ksm_hints_bench: phase %d measured no full scan in %d s\n",
+			alt_phase, ALT_PHASE_MAX_S);
+		exit(1);
 	}
-	end = ALT_WARM_S + (ph + 1) * (double)alt_window_s;
-	if (!alt_measuring &&
-	    t >= ALT_WARM_S + ph * (double)alt_window_s + ALT_SETTLE_S - 1e-6 &&
-	    t + step < end - 1e-6) {
+	switch (alt_state) {
+	case ALT_SETTLE:
+		if (real - alt_switched < ALT_SETTLE_S)
+			break;
+		alt_fs = full_scans;
+		alt_state = ALT_WAIT_SCAN;
+		break;
+	case ALT_WAIT_SCAN:
+		if (full_scans == alt_fs)
+			break;
+		alt_fs = full_scans;
 		alt_t0 = real;
 		alt_cpu0 = cpu;
-		alt_scan0 = scanned;
-		alt_measuring = 1;
-	} else if (alt_measuring == 1 && t + step >= end - 1e-6) {
-		alt_cpu[ph / 2][!alt_on(ph)] = (cpu - alt_cpu0) /
-					       (real - alt_t0);
-		alt_scan[ph / 2][!alt_on(ph)] = (scanned - alt_scan0) /
-						(real - alt_t0);
-		alt_measuring = 2;
+		alt_state = ALT_MEASURE;
+		break;
+	case ALT_MEASURE:
+		if (full_scans == alt_fs)
+			break;
+		alt_cpu[alt_phase] = cpu - alt_cpu0;
+		alt_secs[alt_phase] = real - alt_t0;
+		alt_switch(alt_phase + 1, real);
+		break;
 	}
 }
 
@@ -511,44 +533,52 @@ static void stats3(double *v, int n, double *mid, double *lo, double *hi)
 	*hi = v[n - 1];
 }
 
-/* Mode alt: median, min and max of the pairs' ratios; pairs measured. */
-static double alt_stats[3][3];
+/*
+ * Mode alt: median, min and max of the adjacent phases' on/off ratios of
+ * CPU per full scan and of the scan's duration; geometric mean of the
+ * CPU ratios; ratios measured.
+ */
+static double alt_stats[2][3], alt_gmean;
 static int alt_n;
 
-/* Mode alt: an ALT line per pair, and the medians of their ratios. */
-static void alt_report_pairs(void)
+/* Mode alt: an ALT line per phase, and the statistics of the ratios. */
+static void alt_report_phases(void)
 {
-	double cpu[ALT_MAX_PAIRS], scan[ALT_MAX_PAIRS], per[ALT_MAX_PAIRS];
+	double cpu[2 * ALT_MAX_PAIRS], secs[2 * ALT_MAX_PAIRS], logsum = 0;
 	int k;
 
-	for (k = 0; k < alt_pairs; k++) {
-		double *c = alt_cpu[k], *sc = alt_scan[k];
+	for (k = 0; k < 2 * alt_pairs; k++)
+		printf("ALT phase=%d io_hints=%d cpu_ms=%.1f scan_s=%.2f cpu_ms_per_s=%.1f\n",
+		       k, alt_on(k), alt_cpu[k], alt_secs[k],
+		       alt_secs[k] > 0 ? alt_cpu[k] / alt_secs[k] : 0);
+	for (k = 0; k + 1 < 2 * alt_pairs; k++) {
+		int on = alt_on(k) ? k : k + 1, off = alt_on(k) ? k + 1 : k;
 
-		if (c[0] <= 0 || c[1] <= 0 || sc[0] <= 0 || sc[1] <= 0)
+		if (alt_cpu[on] <= 0 || alt_cpu[off] <= 0 ||
+		    alt_secs[on] <= 0 || alt_secs[off] <= 0)
 			continue;
-		printf("ALT pair=%d first=%s on_cpu_ms_per_s=%.1f off_cpu_ms_per_s=%.1f on_scanned_per_s=%.0f off_scanned_per_s=%.0f cpu_ratio=%.4f\n",
-		       k, k % 2 ? "off" : "on", c[0], c[1], sc[0], sc[1],
-		       c[0] / c[1]);
-		cpu[alt_n] = c[0] / c[1];
-		scan[alt_n] = sc[0] / sc[1];
-		per[alt_n] = (c[0] / sc[0]) / (c[1] / sc[1]);
+		cpu[alt_n] = alt_cpu[on] / alt_cpu[off];
+		secs[alt_n] = alt_secs[on] / alt_secs[off];
+		logsum += log(cpu[alt_n]);
 		alt_n++;
 	}
 	if (!alt_n)
 		return;
+	alt_gmean = exp(logsum / alt_n);
 	stats3(cpu, alt_n, &alt_stats[0][0], &alt_stats[0][1], &alt_stats[0][2]);
-	stats3(scan, alt_n, &alt_stats[1][0], &alt_stats[1][1], &alt_stats[1][2]);
-	stats3(per, alt_n, &alt_stats[2][0], &alt_stats[2][1], &alt_stats[2][2]);
+	stats3(secs, alt_n, &alt_stats[1][0], &alt_stats[1][1], &alt_stats[1][2]);
 }
 
 /* Mode alt: the alt_* fields of the RESULT line. */
 static void alt_report_fields(void)
 {
-	static const char * const name[3] = { "cpu", "scan", "cpu_per_page" };
+	static const char * const name[2] = { "cpu", "scan_time" };
 	int k;
 
-	printf(" alt_pairs=%d alt_window_s=%d", alt_n, alt_window_s);
-	for (k = 0; alt_n && k < 3; k++)
+	printf(" alt_ratios=%d", alt_n);
+	if (alt_n)
+		printf(" alt_cpu_ratio_gmean=%.4f", alt_gmean);
+	for (k = 0; alt_n && k < 2; k++)
 		printf(" alt_%s_ratio=%.4f alt_%s_ratio_min=%.4f alt_%s_ratio_max=%.4f",
 		       name[k], alt_stats[k][0], name[k], alt_stats[k][1],
 		       name[k], alt_stats[k][2]);
@@ -561,7 +591,7 @@ static void usage(void)
 		"  [-n procs] [-s cap_seconds] [-M min_seconds] [-i interval_ms]\n"
 		"  [-c corpus_MiB] [-b ballast_MiB] [-I idle_MiB] [-p pages_to_scan]\n"
 		"  [-S sleep_ms] [-T advisor_target_scan_time_s] [-d (O_DIRECT)]\n"
-		"  [-A alt_pairs] [-W alt_window_s] [-o csv]\n");
+		"  [-A alt_pairs] [-o csv]\n");
 	exit(2);
 }
 
@@ -582,7 +612,7 @@ int main(int argc, char **argv)
 	const char *mode = "stock";
 	FILE *csv;
 
-	while ((opt = getopt(argc, argv, "w:m:n:s:M:i:c:b:I:p:S:T:A:W:do:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:m:n:s:M:i:c:b:I:p:S:T:A:do:")) != -1) {
 		switch (opt) {
 		case 'w': unique = !strcmp(optarg, "unique");
 			  if (!unique && strcmp(optarg, "dup"))
@@ -600,7 +630,6 @@ int main(int argc, char **argv)
 		case 'S': sleep_ms = atol(optarg); break;
 		case 'T': advisor_target_s = atol(optarg); break;
 		case 'A': alt_pairs = atoi(optarg); break;
-		case 'W': alt_window_s = atoi(optarg); break;
 		case 'd': direct = 1; break;
 		case 'o': csv_path = optarg; break;
 		default: usage();
@@ -609,10 +638,10 @@ int main(int argc, char **argv)
 	hints = !strcmp(mode, "hints");
 	advisor = !strcmp(mode, "advisor");
 	if (!strcmp(mode, "alt")) {
-		if (!unique || alt_pairs < 1 || alt_pairs > ALT_MAX_PAIRS ||
-		    alt_window_s <= ALT_SETTLE_S + 1)
+		if (!unique || alt_pairs < 1 || alt_pairs > ALT_MAX_PAIRS)
 			usage();
-		cap_s = ALT_WARM_S + 2 * alt_pairs * alt_window_s;
+		/* Ends when the last phase is measured (alt_step() fails a stuck one). */
+		cap_s = ALT_WARM_S + (2 * alt_pairs + 1) * ALT_PHASE_MAX_S;
 	} else if (!hints && !advisor && strcmp(mode, "stock")) {
 		usage();
 	} else {
@@ -707,8 +736,8 @@ int main(int argc, char **argv)
 			scanned95 = scanned;
 		}
 		cpu_end = cpu / 1000;
-		alt_step(t, now() - t0, cpu, scanned);
-		if (t >= cap_s - 1e-6 ||
+		alt_step(now() - t0, cpu, knob("full_scans"));
+		if (t >= cap_s - 1e-6 || alt_done ||
 		    (!unique && t95 >= 0 && t >= min_s - 1e-6))
 			break;
 	}
@@ -739,7 +768,7 @@ int main(int argc, char **argv)
 	    WEXITSTATUS(status))
 		bad++;
 	if (alt_pairs)
-		alt_report_pairs();
+		alt_report_phases();
 	printf("RESULT workload=%s mode=%s procs=%d direct=%d ballast_mib=%lu pages_to_scan=%ld target=%lu t50=%.1f t95=%.1f cpu50=%.2f cpu95=%.2f cpu_end=%.2f t_end=%.1f cpu_ms_per_s=%.1f",
 	       unique ? "unique" : "dup", mode, nproc, direct, ballast_mib,
 	       knob("pages_to_scan"), target, t50, t95, cpu50, cpu95, cpu_end,

@@ -8,8 +8,8 @@
 #   unless READCOST is "-";
 # * alt.txt: what hints that find nothing cost ksmd, io_hints alternating
 #   in one run of the unique workload (2 readers, 256 MiB of ballast,
-#   mode alt of ksm_hints_bench), HINTS_ALT_PAIRS pairs of 15 s phases
-#   (default 16, about 10 minutes; 0 leaves it out);
+#   mode alt of ksm_hints_bench), HINTS_ALT_PAIRS pairs of phases of a
+#   full scan each (default 8, about 12 minutes; 0 leaves it out);
 # * for every CONFIG ("WORKLOAD:PROCS:BALLAST_MIB:IO", e.g. dup:4:256:direct
 #   or unique:2:256:buffered), RUNS runs of every mode, each run a CSV
 #   (CONFIG-MODE-rN.csv) and a line of results.txt:
@@ -32,10 +32,10 @@ if [ "$readcost" != - ]; then
 	grep RESULT readcost.txt
 fi
 [ -f results.txt ] || : >results.txt
-pairs=${HINTS_ALT_PAIRS:-16}
+pairs=${HINTS_ALT_PAIRS:-8}
 if [ "$pairs" != 0 ]; then
 	echo "bench: unique workload, io_hints alternating, $pairs pairs"
-	if ! "$bench" -w unique -n 2 -b 256 -m alt -A "$pairs" -W 15 \
+	if ! "$bench" -w unique -n 2 -b 256 -m alt -A "$pairs" \
 			-o unique-alt.csv >unique-alt.log 2>&1; then
 		echo "bench: the alternating run failed:" >&2
 		cat unique-alt.log >&2

@@ -108,7 +108,7 @@ def main():
         with open(rc) as f:
             for line in f:
                 if line.startswith("RESULT"):
-                    kv = dict(x.split("=", 1) for x in line.split()[1:])
+                    kv = dict(x.split("=", 1) for x in line.split()[1:] if "=" in x)
                     out.append("  %6s B reads: %s ns each (plain process); hints cost %s %% [%s-%s] "
                                "(%s slice pairs x %s phases)" % (
                                    kv["size"], kv["plain_ns"], kv["overhead_pct"], kv["min_pct"],
@@ -122,22 +122,27 @@ def main():
             for line in f:
                 if not line.startswith("RESULT"):
                     continue
-                kv = dict(x.split("=", 1) for x in line.split()[1:])
+                kv = dict(x.split("=", 1) for x in line.split()[1:] if "=" in x)
                 corrupt += kv.get("data") != "ok"
-                if int(kv.get("alt_pairs", 0)) < 1:
-                    out.append("Unique workload, io_hints alternating: no pair measured")
+                if int(kv.get("alt_ratios", 0)) < 1:
+                    out.append("Unique workload, io_hints alternating: no ratio measured")
                     continue
-                out.append("Unique workload, io_hints alternating (%s pairs of %s s phases; "
-                           "on/off, median [min-max] over the pairs):" % (kv["alt_pairs"], kv["alt_window_s"]))
-                for k, label in (("cpu", "ksmd CPU per second"), ("scan", "linear pages scanned per second"),
-                                 ("cpu_per_page", "ksmd CPU per linear page")):
-                    out.append("  %-32s %s [%s-%s]" % (label, kv["alt_%s_ratio" % k],
-                                                       kv["alt_%s_ratio_min" % k], kv["alt_%s_ratio_max" % k]))
-                    rows.append({"config": "unique-alt", "mode": "hints-vs-off",
-                                 "metric": "%s_ratio" % k, "median": kv["alt_%s_ratio" % k]})
+                out.append("Unique workload, io_hints alternating by full scans (%s on/off ratios of "
+                           "adjacent phases, median [min-max]):" % kv["alt_ratios"])
+                out.append("  %-34s %s [%s-%s], geometric mean %s" % (
+                    "ksmd CPU per full scan", kv["alt_cpu_ratio"], kv["alt_cpu_ratio_min"],
+                    kv["alt_cpu_ratio_max"], kv["alt_cpu_ratio_gmean"]))
+                out.append("  %-34s %s [%s-%s]" % (
+                    "duration of a full scan", kv["alt_scan_time_ratio"],
+                    kv["alt_scan_time_ratio_min"], kv["alt_scan_time_ratio_max"]))
+                rows.append({"config": "unique-alt", "mode": "hints-vs-off",
+                             "metric": "cpu_per_full_scan_ratio", "median": kv["alt_cpu_ratio"]})
+                rows.append({"config": "unique-alt", "mode": "hints-vs-off",
+                             "metric": "full_scan_time_ratio", "median": kv["alt_scan_time_ratio"]})
                 out.append("  pages shared at 60 s %s (before the first switch), at the end %s; "
                            "hinted pages visited %s, merged %s" % (
-                               kv["s60"], kv["sharing_end"], kv["hint_visited"], kv["hint_merged"]))
+                               kv.get("s60"), kv.get("sharing_end"), kv.get("hint_visited"),
+                               kv.get("hint_merged")))
         out.append("")
     for cfg in sorted(runs, key=lambda c: (c.split("-")[0], int(c.split("-")[1]),
                                            int(c.split("-")[2]), c)):

@@ -455,29 +455,29 @@ static void ksm_hints_test_iter(struct kunit *test)
 	struct iov_iter iter;
 
 	iov_iter_init(&iter, ITER_DEST, iov, ARRAY_SIZE(iov), 4096 + 8192 + 100);
-	migrate_disable();
+	preempt_disable();
 	ksm_hint_stack_push_iter(stack, FAKE_MM(1), &iter, 4096 + 8192 + 50);
-	migrate_enable();
+	preempt_enable();
 	ksm_test_expect_pop(test, stack, FAKE_MM(1), 0x20000, 1);
 	ksm_test_expect_pop(test, stack, FAKE_MM(1), 0x10000, 3);
 
-	migrate_disable();
+	preempt_disable();
 	ksm_hint_stack_push_iter(stack, FAKE_MM(1), &iter, 5000);
-	migrate_enable();
+	preempt_enable();
 	ksm_test_expect_pop(test, stack, FAKE_MM(1), 0x10000, 2);
 
 	/* An iterator part-way through its first segment: 0x10f00.. */
 	iov_iter_advance(&iter, 0xf00);
-	migrate_disable();
+	preempt_disable();
 	ksm_hint_stack_push_iter(stack, FAKE_MM(1), &iter, 0x200);
-	migrate_enable();
+	preempt_enable();
 	ksm_test_expect_pop(test, stack, FAKE_MM(1), 0x10000, 2);
 
 	/* A single user buffer straddling a page boundary. */
 	iov_iter_ubuf(&iter, ITER_DEST, (void __user *)0x30ff0, 64);
-	migrate_disable();
+	preempt_disable();
 	ksm_hint_stack_push_iter(stack, FAKE_MM(2), &iter, 64);
-	migrate_enable();
+	preempt_enable();
 	ksm_test_expect_pop(test, stack, FAKE_MM(2), 0x30000, 2);
 	KUNIT_EXPECT_FALSE(test, ksm_hint_stack_pop(stack, &hint));
 

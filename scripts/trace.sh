@@ -21,6 +21,11 @@
 #   TRACE_IO           buffered (cache=writeback) or direct (cache=none,
 #                      default): how QEMU opens the images
 #   TRACE_FLAVOUR      the kernel the guests boot (bench; make test: test)
+#   TRACE_ROOTFS       busybox (default: busybox, fio, bonnie++ and /init)
+#                      or debian (a minimal Debian 12 with systemd built
+#                      by mmdebstrap, booted read-write; systemd runs the
+#                      job once the system is up); TRACE_SECONDS should
+#                      then leave a minute or two for the boot under TCG
 #   TRACE_DIR          where the trace goes (default: a new directory
 #                      $B/traces/DATE-NxMEM); must not exist
 #   QUICK=1            2 guests of 256 MiB, 40 s: a trace of a few MiB
@@ -36,6 +41,7 @@ else
 fi
 interval=${TRACE_INTERVAL_MS:-2000}
 io=${TRACE_IO:-direct}
+rootfs=${TRACE_ROOTFS:-busybox}
 [[ "$guests" =~ ^[1-9][0-9]*$ && "$guests" -le 8 ]] || die "TRACE_GUESTS: 1 to 8"
 [[ "$mem" =~ ^[0-9]+$ && "$mem" -ge 128 && "$mem" -le 2048 ]] || die "TRACE_MEM: 128 to 2048 MiB"
 [[ "$secs" =~ ^[1-9][0-9]*$ ]] || die "TRACE_SECONDS must be a number"
@@ -45,12 +51,17 @@ direct) cache=none ;;
 buffered) cache=writeback ;;
 *) die "TRACE_IO: buffered or direct" ;;
 esac
+case $rootfs in
+busybox) img=$B/traces/image boot="ro init=/init" pkgs= ;;
+debian) img=$B/traces/image-debian boot="rw" pkgs=mmdebstrap ;;
+*) die "TRACE_ROOTFS: busybox or debian" ;;
+esac
 
 # Guest RAM lives in /dev/shm: a guest that runs out of it dies (SIGBUS).
 avail=$(df -Pm /dev/shm | awk 'NR == 2 { print $4 }')
 [ "$avail" -ge $((guests * mem + 64)) ] ||
 	die "/dev/shm has $avail MiB free; $guests guests of $mem MiB need more"
-need_pkgs $BUILD_PKGS $BOOT_PKGS fio bonnie++ e2fsprogs qemu-utils libzstd-dev libxxhash-dev
+need_pkgs $BUILD_PKGS $BOOT_PKGS fio bonnie++ e2fsprogs qemu-utils libzstd-dev libxxhash-dev $pkgs
 flavour=${TRACE_FLAVOUR:-bench}
 "$REPO/scripts/build.sh" "$flavour"
 kernel=$B/obj-$flavour/arch/x86/boot/bzImage
@@ -62,10 +73,9 @@ gcc -O2 -Wall -Wextra -o "$tools/ksmtrace_snap" "$R/ksmtrace_snap.c" -lzstd -lxx
 gcc -O2 -Wall -Wextra -o "$tools/ksmtrace_pack" "$R/ksmtrace_pack.c" -lzstd -lxxhash
 
 # The base image every guest's overlay shares: built once, kept.
-img=$B/traces/image
 if [ ! -f "$img/root.img" ]; then
-	log "building the guest image"
-	"$REPO/benchmarks/guests/mkimage.sh" "$img" >/dev/null
+	log "building the guest image ($rootfs)"
+	ROOTFS=$rootfs "$REPO/benchmarks/guests/mkimage.sh" "$img" >/dev/null
 fi
 
 out=${TRACE_DIR:-$B/traces/$(date +%Y-%m-%d-%H%M%S)-${guests}x${mem}}
@@ -102,7 +112,7 @@ for ((i = 0; i < guests; i++)); do
 		-object memory-backend-file,id=ram0,size="${mem}M",mem-path="$shm-g$i",share=on \
 		-machine pc,memory-backend=ram0 -display none -no-reboot \
 		-kernel "$kernel" \
-		-append "root=/dev/vda ro console=ttyS0 init=/init panic=-1 ksmpp.job=$job ksmpp.seed=$((i + 1)) ksmpp.hold=$hold" \
+		-append "root=/dev/vda $boot console=ttyS0 panic=-1 ksmpp.job=$job ksmpp.seed=$((i + 1)) ksmpp.hold=$hold" \
 		-drive file="$g/overlay.qcow2",if=virtio,format=qcow2,cache=$cache,aio=threads $scratch \
 		-serial file:"$g/console.log" >"$g/qemu.log" 2>&1 &
 	pids+=($!)
@@ -137,6 +147,7 @@ done
 	echo "seconds=$dur"
 	echo "kernel=$(cat "$B/obj-$flavour/include/config/kernel.release") ($flavour)"
 	echo "image=$img/root.img"
+	echo "rootfs=$rootfs"
 	echo "image_sha256=$(sha256sum "$img/root.img" | cut -d' ' -f1)"
 	for ((i = 0; i < guests; i++)); do
 		for f in reads.bin snaps.bin files.txt overlay.qcow2 scratch.img; do

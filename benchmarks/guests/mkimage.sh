@@ -9,12 +9,52 @@
 # DATA_MB MiB of files of pseudo-random content, the same in every build
 # (the "disk image" the guests share).  The guest kernel is the series'
 # bench kernel itself.  Writes OUTDIR/root.img.
+#
+# ROOTFS=debian: instead of busybox, a minimal Debian 12 with systemd,
+# fio and bonnie++ built by mmdebstrap from the mirrors this machine's apt
+# uses (a real OS's files, which the guests boot and read); systemd runs
+# the same /init as a service (ksmpp-job.service) once the system is up.
+# Boot it read-write (its qcow2 overlay takes the writes) and without
+# init=.
 set -euo pipefail
 out=$1
 here=$(cd "$(dirname "$0")" && pwd)
 data_mb=${DATA_MB:-96}
+rootfs=${ROOTFS:-busybox}
 root=$out/root
 rm -rf "$root"
+if [ "$rootfs" = debian ]; then
+	# The mirrors of this machine's apt sources (deb822 or one-line).
+	mirrors=$(sed -n 's/^URIs: *//p; s/^deb \(\[[^]]*\] \)\?\(http[^ ]*\) .*/\2/p' \
+		/etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+		tr ' ' '\n' | grep -v security | sort -u | head -n 1)
+	[ -n "$mirrors" ] || { echo "mkimage: no Debian mirror in the apt sources" >&2; exit 1; }
+	mmdebstrap --quiet --variant=minbase --mode=root \
+		--include=systemd-sysv,udev,procps,kmod,fio,bonnie++,e2fsprogs,busybox \
+		--customize-hook='chroot "$1" systemctl mask getty@tty1.service serial-getty@ttyS0.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service' \
+		bookworm "$root" "$mirrors" >&2
+	mkdir -p "$root"/{data,jobs,scratch}
+	cat >"$root/etc/systemd/system/ksmpp-job.service" <<'UNIT'
+[Unit]
+Description=KSM++ benchmark job
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/init
+StandardOutput=journal+console
+StandardError=journal+console
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+	ln -s /etc/systemd/system/ksmpp-job.service \
+		"$root/etc/systemd/system/multi-user.target.wants/ksmpp-job.service"
+	echo "/dev/vda / ext4 rw 0 1" >"$root/etc/fstab"
+	echo ksmpp-guest >"$root/etc/hostname"
+	cp "$here"/jobs/*.fio "$root/jobs/"
+	install -m 755 "$here/guest-init.sh" "$root/init"
+else
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,data,jobs,scratch,etc}
 
 # Programs and every library they load, at their own paths.
@@ -38,6 +78,7 @@ done
 [ -x "$root/bin/sh" ] || { echo "mkimage: no /bin/sh in the image" >&2; exit 1; }
 cp "$here"/jobs/*.fio "$root/jobs/"
 install -m 755 "$here/guest-init.sh" "$root/init"
+fi
 
 # The shared data: the same bytes in every build (seeded).
 python3 - "$root/data" "$data_mb" <<'PY'
@@ -54,4 +95,4 @@ size=$(( $(du -sm "$root" | cut -f1) + 64 ))
 rm -f "$out/root.img"
 truncate -s "${size}M" "$out/root.img"
 mkfs.ext4 -q -F -L ksmpp-guest -d "$root" "$out/root.img"
-echo "image: $out/root.img (${size} MiB, ${data_mb} MiB of data)"
+echo "image: $out/root.img (${size} MiB, ${data_mb} MiB of data, $rootfs)"

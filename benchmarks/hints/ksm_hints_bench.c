@@ -455,6 +455,9 @@ static pid_t start_ballast(void)
 
 /* Mode alt, per phase: ksmd CPU (ms) and seconds of its measured scan. */
 static double alt_cpu[2 * ALT_MAX_PAIRS], alt_secs[2 * ALT_MAX_PAIRS];
+/* ... and the pages of the linear scan and of hints in that scan. */
+static long alt_linear[2 * ALT_MAX_PAIRS], alt_hinted[2 * ALT_MAX_PAIRS];
+static long alt_scanned0, alt_hinted0;
 static int alt_phase = -1, alt_state, alt_done;
 static double alt_t0, alt_cpu0, alt_switched;
 static long alt_fs;
@@ -509,12 +512,17 @@ static void alt_step(double real, double cpu, long full_scans)
 		alt_fs = full_scans;
 		alt_t0 = real;
 		alt_cpu0 = cpu;
+		alt_scanned0 = knob("pages_scanned");
+		alt_hinted0 = knob("io_hints_pages_visited");
 		alt_state = ALT_MEASURE;
 		break;
 	case ALT_MEASURE:
 		if (full_scans == alt_fs)
 			break;
 		alt_cpu[alt_phase] = cpu - alt_cpu0;
+		alt_linear[alt_phase] = knob("pages_scanned") - alt_scanned0;
+		alt_hinted[alt_phase] = knob("io_hints_pages_visited") -
+					alt_hinted0;
 		alt_secs[alt_phase] = real - alt_t0;
 		alt_switch(alt_phase + 1, real);
 		break;
@@ -552,9 +560,10 @@ static void alt_report_phases(void)
 	int k;
 
 	for (k = 0; k < 2 * alt_pairs; k++)
-		printf("ALT phase=%d io_hints=%d cpu_ms=%.1f scan_s=%.2f cpu_ms_per_s=%.1f\n",
+		printf("ALT phase=%d io_hints=%d cpu_ms=%.1f scan_s=%.2f cpu_ms_per_s=%.1f linear_pages=%ld hinted_pages=%ld\n",
 		       k, alt_on(k), alt_cpu[k], alt_secs[k],
-		       alt_secs[k] > 0 ? alt_cpu[k] / alt_secs[k] : 0);
+		       alt_secs[k] > 0 ? alt_cpu[k] / alt_secs[k] : 0,
+		       alt_linear[k], alt_hinted[k]);
 	for (k = 0; k + 1 < 2 * alt_pairs; k++) {
 		int on = alt_on(k) ? k : k + 1, off = alt_on(k) ? k + 1 : k;
 

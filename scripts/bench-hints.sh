@@ -20,6 +20,7 @@
 #   HINTS_ALT_PAIRS pairs of io_hints on and off phases, each a full scan,
 #                  in the run that measures what hints that find nothing
 #                  cost ksmd (8, about 12 minutes; 0 leaves it out)
+#   HINTS_ALT_PERCENT io_hints_scan_percent for that run (default: as set)
 #   FLAVOUR (bench)
 # The full default matrix takes about 5 hours; HINTS_RUNS=1 with one
 # configuration, HINTS_READCOST=0 and HINTS_ALT_PAIRS=0 about 5 minutes.
@@ -78,6 +79,7 @@ echo "$configs" >"$out/configs"
 log "I/O-hints benchmark: $(wc -w <<<"$configs") configurations x $runs runs per mode in the $flavour kernel (at most $((guest_s / 60)) min) -> $out"
 "$REPO/scripts/boot.sh" -f "$flavour" -m 2048 -c 2 -t "$guest_s" -o "$out" -- \
 	env HINTS_CAP="$cap" HINTS_UNIQUE_SECONDS="$usecs" HINTS_ALT_PAIRS="$alt_pairs" \
+	HINTS_ALT_PERCENT="${HINTS_ALT_PERCENT:-}" \
 	"$REPO/benchmarks/hints/run-guest.sh" "$out/ksm_hints_bench" "$rc" "$runs" $configs ||
 	die "benchmark run failed; partial results in $out"
 python3 "$REPO/benchmarks/hints/summarize.py" "$out" || die "a run read back corrupt data (see $out)"

@@ -87,6 +87,8 @@ static int alt_pairs;
 #define ALT_PHASE_MAX_S	300
 static unsigned long corpus_mib = 16, ballast_mib = 512, idle_mib = 32;
 static long pages_to_scan = 100, sleep_ms = 20, advisor_target_s = 10;
+/* io_hints_scan_percent for the run (-P), -1: leave it as it is */
+static long scan_percent = -1;
 static const char *csv_path = "run.csv";
 static char corpus[] = "/tmp/ksm-bench-corpus";
 
@@ -604,7 +606,7 @@ static void usage(void)
 		"  [-n procs] [-s cap_seconds] [-M min_seconds] [-i interval_ms]\n"
 		"  [-c corpus_MiB] [-b ballast_MiB] [-I idle_MiB] [-p pages_to_scan]\n"
 		"  [-S sleep_ms] [-T advisor_target_scan_time_s] [-d (O_DIRECT)]\n"
-		"  [-A alt_pairs] [-o csv]\n");
+		"  [-A alt_pairs] [-P io_hints_scan_percent] [-o csv]\n");
 	exit(2);
 }
 
@@ -621,11 +623,11 @@ int main(int argc, char **argv)
 	double t0, mibps = 0, cpu0, t = 0;
 	pid_t ballast, pid[MAXPROC];
 	long hm0, hv0, br0, ps0, sharing = 0, broken = 0, hmerged = 0;
-	long hvisited = 0, scanned95 = -1, percent, smart_scan0;
+	long hvisited = 0, scanned95 = -1, percent, smart_scan0, percent0;
 	const char *mode = "stock";
 	FILE *csv;
 
-	while ((opt = getopt(argc, argv, "w:m:n:s:M:i:c:b:I:p:S:T:A:do:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:m:n:s:M:i:c:b:I:p:S:T:A:P:do:")) != -1) {
 		switch (opt) {
 		case 'w': unique = !strcmp(optarg, "unique");
 			  if (!unique && strcmp(optarg, "dup"))
@@ -643,6 +645,7 @@ int main(int argc, char **argv)
 		case 'S': sleep_ms = atol(optarg); break;
 		case 'T': advisor_target_s = atol(optarg); break;
 		case 'A': alt_pairs = atoi(optarg); break;
+		case 'P': scan_percent = atol(optarg); break;
 		case 'd': direct = 1; break;
 		case 'o': csv_path = optarg; break;
 		default: usage();
@@ -694,6 +697,10 @@ int main(int argc, char **argv)
 	knob_write("pages_to_scan", pages_to_scan);
 	knob_write("sleep_millisecs", sleep_ms);
 	knob_write("io_hints", hints);
+	percent0 = knob("io_hints_scan_percent");
+	if (scan_percent >= 0 &&
+	    knob_write("io_hints_scan_percent", scan_percent))
+		die("io_hints_scan_percent");
 	if (advisor && (knob_write("advisor_target_scan_time", advisor_target_s) ||
 			knob_write_str("advisor_mode", "scan-time")))
 		die("advisor_mode");
@@ -804,6 +811,8 @@ int main(int argc, char **argv)
 	if (alt_pairs && smart_scan0 >= 0)
 		knob_write("smart_scan", smart_scan0);
 	knob_write("pages_to_scan", 100);
+	if (scan_percent >= 0 && percent0 >= 0)
+		knob_write("io_hints_scan_percent", percent0);
 	if (loop_fd >= 0)
 		close(loop_fd);
 	for (n = 0; n < (unique ? nproc : 1); n++) {

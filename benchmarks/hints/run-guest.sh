@@ -9,7 +9,9 @@
 # * alt.txt: what hints that find nothing cost ksmd, io_hints alternating
 #   in one run of the unique workload (2 readers, 256 MiB of ballast,
 #   mode alt of ksm_hints_bench), HINTS_ALT_PAIRS pairs of phases of a
-#   full scan each (default 8, about 12 minutes; 0 leaves it out);
+#   full scan each (default 8, about 12 minutes; 0 leaves it out), with
+#   io_hints_scan_percent HINTS_ALT_PERCENT if set (0: hints recorded,
+#   never visited: what recording and the stack cost ksmd);
 # * for every CONFIG ("WORKLOAD:PROCS:BALLAST_MIB:IO", e.g. dup:4:256:direct
 #   or unique:2:256:buffered), RUNS runs of every mode, each run a CSV
 #   (CONFIG-MODE-rN.csv) and a line of results.txt:
@@ -35,7 +37,7 @@ fi
 pairs=${HINTS_ALT_PAIRS:-8}
 if [ "$pairs" != 0 ]; then
 	echo "bench: unique workload, io_hints alternating, $pairs pairs"
-	if ! "$bench" -w unique -n 2 -b 256 -m alt -A "$pairs" \
+	if ! "$bench" -w unique -n 2 -b 256 -m alt -A "$pairs" ${HINTS_ALT_PERCENT:+-P "$HINTS_ALT_PERCENT"} \
 			-o unique-alt.csv >unique-alt.log 2>&1; then
 		echo "bench: the alternating run failed:" >&2
 		cat unique-alt.log >&2

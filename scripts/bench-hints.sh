@@ -51,6 +51,8 @@ alt_pairs=${HINTS_ALT_PAIRS:-8}
 [[ "$alt_pairs" =~ ^(0|[1-9][0-9]*)$ ]] && [ "$alt_pairs" -le 32 ] ||
 	die "HINTS_ALT_PAIRS must be a number of pairs, 0 to 32"
 guest_s=$((guest_s + (alt_pairs ? 60 + alt_pairs * 2 * 120 + 120 : 0)))
+[ -z "${HINTS_ALT_PERCENT:-}" ] || [[ "$HINTS_ALT_PERCENT" =~ ^(0|[1-9][0-9]{0,3})$ ]] ||
+	die "HINTS_ALT_PERCENT must be a percentage, 0 to 9999 (the kernel takes 0 to 1000)"
 for c in $configs; do
 	[[ "$c" =~ ^(dup|unique):([0-9]+):([0-9]+):(buffered|direct)$ ]] ||
 		die "bad configuration '$c' in HINTS_CONFIGS (want dup|unique:PROCS:BALLAST_MIB:buffered|direct)"

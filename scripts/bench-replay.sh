@@ -67,7 +67,7 @@ gcc -O2 -Wall -Wextra -o "$out/ksm_replay" "$REPO/benchmarks/replay/ksm_replay.c
 an=$out/analyze
 mkdir -p "$an"
 kp=$SRC/tools/testing/ksm_patch
-read -r -a kflags < <(make -s -C "$kp" cflags) && [ ${#kflags[@]} -gt 0 ] ||
+read -r -a kflags < <(make -s --no-print-directory -C "$kp" cflags) && [ ${#kflags[@]} -gt 0 ] ||
 	die "make -C $kp cflags failed"
 make -s -C "$kp" CC=gcc OUTPUT="$an/" "$an/libksm_patch_codec.a" >/dev/null ||
 	die "building the codec library for ksmtrace_analyze"

@@ -20,7 +20,8 @@
 #   TRACE_INTERVAL_MS  snapshot interval (2000)
 #   TRACE_IO           buffered (cache=writeback) or direct (cache=none,
 #                      default): how QEMU opens the images
-#   TRACE_FLAVOUR      the kernel the guests boot (bench; make test: test)
+#   TRACE_FLAVOUR      the kernel the guests boot (bench, guest with
+#                      TRACE_ROOTFS=debian; make test: test)
 #   TRACE_ROOTFS       busybox (default: busybox, fio, bonnie++ and /init)
 #                      or debian (a minimal Debian 12 with systemd built
 #                      by mmdebstrap, booted read-write; systemd runs the
@@ -52,8 +53,8 @@ buffered) cache=writeback ;;
 *) die "TRACE_IO: buffered or direct" ;;
 esac
 case $rootfs in
-busybox) img=$B/traces/image boot="ro init=/init" pkgs= ;;
-debian) img=$B/traces/image-debian boot="rw" pkgs=mmdebstrap ;;
+busybox) img=$B/traces/image boot="ro init=/init" pkgs= default_flavour=bench ;;
+debian) img=$B/traces/image-debian boot="rw" pkgs=mmdebstrap default_flavour=guest ;;
 *) die "TRACE_ROOTFS: busybox or debian" ;;
 esac
 
@@ -62,7 +63,7 @@ avail=$(df -Pm /dev/shm | awk 'NR == 2 { print $4 }')
 [ "$avail" -ge $((guests * mem + 64)) ] ||
 	die "/dev/shm has $avail MiB free; $guests guests of $mem MiB need more"
 need_pkgs $BUILD_PKGS $BOOT_PKGS fio bonnie++ e2fsprogs qemu-utils libzstd-dev libxxhash-dev $pkgs
-flavour=${TRACE_FLAVOUR:-bench}
+flavour=${TRACE_FLAVOUR:-$default_flavour}
 "$REPO/scripts/build.sh" "$flavour"
 kernel=$B/obj-$flavour/arch/x86/boot/bzImage
 R=$REPO/benchmarks/replay

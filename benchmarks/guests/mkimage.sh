@@ -24,15 +24,16 @@ rootfs=${ROOTFS:-busybox}
 root=$out/root
 rm -rf "$root"
 if [ "$rootfs" = debian ]; then
-	# The mirrors of this machine's apt sources (deb822 or one-line).
-	mirrors=$(sed -n 's/^URIs: *//p; s/^deb \(\[[^]]*\] \)\?\(http[^ ]*\) .*/\2/p' \
-		/etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-		tr ' ' '\n' | grep -v security | sort -u | head -n 1)
-	[ -n "$mirrors" ] || { echo "mkimage: no Debian mirror in the apt sources" >&2; exit 1; }
+	# The Debian mirror of this machine's apt sources (deb822 or
+	# one-line; either file may be missing), else deb.debian.org.
+	mirror=$( { sed -n 's/^URIs: *//p; s/^deb \(\[[^]]*\] \)\?\(http[^ ]*\) .*/\2/p' \
+		/etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
+		tr ' ' '\n' | { grep -E '/debian/?$' || true; } | sort -u | head -n 1)
+	mirror=${mirror:-http://deb.debian.org/debian}
 	mmdebstrap --quiet --variant=minbase --mode=root \
 		--include=systemd-sysv,udev,procps,kmod,fio,bonnie++,e2fsprogs,busybox \
 		--customize-hook='chroot "$1" systemctl mask getty@tty1.service serial-getty@ttyS0.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service' \
-		bookworm "$root" "$mirrors" >&2
+		bookworm "$root" "$mirror" >&2
 	mkdir -p "$root"/{data,jobs,scratch}
 	cat >"$root/etc/systemd/system/ksmpp-job.service" <<'UNIT'
 [Unit]
@@ -42,12 +43,16 @@ After=multi-user.target
 [Service]
 Type=oneshot
 ExecStart=/init
-StandardOutput=journal+console
-StandardError=journal+console
+# Straight to the console: /init powers off right after its last line,
+# before journald would have forwarded it.
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
 
 [Install]
 WantedBy=multi-user.target
 UNIT
+	mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 	ln -s /etc/systemd/system/ksmpp-job.service \
 		"$root/etc/systemd/system/multi-user.target.wants/ksmpp-job.service"
 	echo "/dev/vda / ext4 rw 0 1" >"$root/etc/fstab"

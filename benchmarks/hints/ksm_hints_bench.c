@@ -474,10 +474,8 @@ static int alt_on(int ph)
 
 static void alt_switch(int ph, double real)
 {
-	if (knob_write("io_hints", ph < 2 * alt_pairs && alt_on(ph))) {
-		knob_write("io_hints", 0);
+	if (knob_write("io_hints", ph < 2 * alt_pairs && alt_on(ph)))
 		die("io_hints");
-	}
 	alt_phase = ph;
 	alt_state = ALT_SETTLE;
 	alt_switched = real;
@@ -496,7 +494,6 @@ static void alt_step(double real, double cpu, long full_scans)
 	if (alt_phase < 0)
 		alt_switch(0, real);
 	if (real - alt_switched > ALT_PHASE_MAX_S) {
-		knob_write("io_hints", 0);
 		fprintf(stderr, "ksm_hints_bench: phase %d measured no full scan in %d s\n",
 			alt_phase, ALT_PHASE_MAX_S);
 		exit(1);
@@ -599,6 +596,48 @@ static void alt_report_fields(void)
 		       name[k], alt_stats[k][2]);
 }
 
+/*
+ * What a run changes, to undo on every way out (atexit: die() too, but
+ * only in the parent, not in the readers or the ballast).
+ */
+static pid_t main_pid, ballast_pid, reader_pid[MAXPROC];
+static long smart_scan0 = -1, percent0 = -1, sleep0 = -1;
+static int knobs_changed;
+
+static void restore_knobs(void)
+{
+	if (!knobs_changed)
+		return;
+	knobs_changed = 0;
+	knob_write("run", 2);
+	knob_write("io_hints", 0);
+	knob_write_str("advisor_mode", "none");
+	knob_write("advisor_target_scan_time", 200);
+	if (smart_scan0 >= 0)
+		knob_write("smart_scan", smart_scan0);
+	if (percent0 >= 0)
+		knob_write("io_hints_scan_percent", percent0);
+	if (sleep0 >= 0)
+		knob_write("sleep_millisecs", sleep0);
+	knob_write("pages_to_scan", 100);
+}
+
+static void cleanup(void)
+{
+	int n;
+
+	if (getpid() != main_pid)
+		return;
+	if (stop_flag)
+		*stop_flag = 1;
+	for (n = 0; n < MAXPROC; n++)
+		if (reader_pid[n] > 0)
+			kill(reader_pid[n], SIGKILL);
+	if (ballast_pid > 0)
+		kill(ballast_pid, SIGTERM);
+	restore_knobs();
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -623,7 +662,7 @@ int main(int argc, char **argv)
 	double t0, mibps = 0, cpu0, t = 0;
 	pid_t ballast, pid[MAXPROC];
 	long hm0, hv0, br0, ps0, sharing = 0, broken = 0, hmerged = 0;
-	long hvisited = 0, scanned95 = -1, percent, smart_scan0, percent0;
+	long hvisited = 0, scanned95 = -1, percent;
 	const char *mode = "stock";
 	FILE *csv;
 
@@ -688,7 +727,12 @@ int main(int argc, char **argv)
 		target = (nproc - 1) * nchunks * CHUNK / PAGE;
 
 	/* Start from nothing merged, with the rates of the mode. */
+	main_pid = getpid();
 	smart_scan0 = knob("smart_scan");
+	percent0 = knob("io_hints_scan_percent");
+	sleep0 = knob("sleep_millisecs");
+	knobs_changed = 1;
+	atexit(cleanup);
 	knob_write("run", 2);
 	if (alt_pairs && knob_write("smart_scan", 0))
 		die("smart_scan");
@@ -697,7 +741,6 @@ int main(int argc, char **argv)
 	knob_write("pages_to_scan", pages_to_scan);
 	knob_write("sleep_millisecs", sleep_ms);
 	knob_write("io_hints", hints);
-	percent0 = knob("io_hints_scan_percent");
 	if (scan_percent >= 0 &&
 	    knob_write("io_hints_scan_percent", scan_percent))
 		die("io_hints_scan_percent");
@@ -705,6 +748,7 @@ int main(int argc, char **argv)
 			knob_write_str("advisor_mode", "scan-time")))
 		die("advisor_mode");
 	ballast = start_ballast();
+	ballast_pid = ballast;
 	knob_write("run", 1);
 	usleep(500000);		/* let the linear scan get going */
 
@@ -719,6 +763,7 @@ int main(int argc, char **argv)
 	t0 = now();
 	for (n = 0; n < nproc; n++) {
 		pid[n] = fork();
+		reader_pid[n] = pid[n];
 		if (!pid[n]) {
 			close(go[1]);
 			reader(n, report[1], go[0]);
@@ -785,11 +830,13 @@ int main(int argc, char **argv)
 			b = 1;
 		bad += b;
 		waitpid(pid[n], NULL, 0);
+		reader_pid[n] = 0;
 	}
 	kill(ballast, SIGTERM);
 	if (waitpid(ballast, &status, 0) != ballast || !WIFEXITED(status) ||
 	    WEXITSTATUS(status))
 		bad++;
+	ballast_pid = 0;
 	if (alt_pairs)
 		alt_report_phases();
 	printf("RESULT workload=%s mode=%s procs=%d direct=%d ballast_mib=%lu pages_to_scan=%ld target=%lu t50=%.1f t95=%.1f cpu50=%.2f cpu95=%.2f cpu_end=%.2f t_end=%.1f cpu_ms_per_s=%.1f",
@@ -804,15 +851,7 @@ int main(int argc, char **argv)
 	       sharing, knob("full_scans"), (knob("pages_scanned") - ps0) / t,
 	       scanned95, hmerged, hvisited, percent, broken, mibps / nproc,
 	       bad ? "CORRUPT" : "ok");
-	knob_write("run", 2);
-	knob_write("io_hints", 0);
-	knob_write_str("advisor_mode", "none");
-	knob_write("advisor_target_scan_time", 200);
-	if (alt_pairs && smart_scan0 >= 0)
-		knob_write("smart_scan", smart_scan0);
-	knob_write("pages_to_scan", 100);
-	if (scan_percent >= 0 && percent0 >= 0)
-		knob_write("io_hints_scan_percent", percent0);
+	restore_knobs();
 	if (loop_fd >= 0)
 		close(loop_fd);
 	for (n = 0; n < (unique ? nproc : 1); n++) {

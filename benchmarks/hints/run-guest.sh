@@ -9,9 +9,9 @@
 # * alt.txt: what hints that find nothing cost ksmd, io_hints alternating
 #   in one run of the unique workload (2 readers, 256 MiB of ballast,
 #   mode alt of ksm_hints_bench), HINTS_ALT_PAIRS pairs of phases of a
-#   full scan each (default 8, about 12 minutes; 0 leaves it out), with
-#   io_hints_scan_percent HINTS_ALT_PERCENT if set (0: hints recorded,
-#   never visited: what recording and the stack cost ksmd);
+#   full scan each (default 8, about 14 minutes; 0 leaves it out), with
+#   io_hints_scan_percent HINTS_ALT_PERCENT if set (0: hints recorded by
+#   the readers, never visited, ksmd does stock's work: a control);
 # * for every CONFIG ("WORKLOAD:PROCS:BALLAST_MIB:IO", e.g. dup:4:256:direct
 #   or unique:2:256:buffered), RUNS runs of every mode, each run a CSV
 #   (CONFIG-MODE-rN.csv) and a line of results.txt:

@@ -128,7 +128,8 @@ def main():
                     out.append("Unique workload, io_hints alternating: no ratio measured")
                     continue
                 out.append("Unique workload, io_hints alternating by full scans (%s on/off ratios of "
-                           "adjacent phases, median [min-max]):" % kv["alt_ratios"])
+                           "adjacent phases, median [min-max]; io_hints_scan_percent %s):" % (
+                               kv["alt_ratios"], kv.get("hints_percent", "?")))
                 out.append("  %-34s %s [%s-%s], geometric mean %s" % (
                     "ksmd CPU per full scan", kv["alt_cpu_ratio"], kv["alt_cpu_ratio_min"],
                     kv["alt_cpu_ratio_max"], kv["alt_cpu_ratio_gmean"]))

@@ -116,23 +116,34 @@ static inline void knob_set(const char *name, long v)
 	die(path);
 }
 
-/* A kB value of /proc/meminfo ("@key: N kB"), or 0 if there is none. */
-static inline long meminfo_kb(const char *key)
+/*
+ * The number after "@key@sep" at the start of a line of file @path
+ * ("Key: N" of /proc/meminfo, "key N" of memory.stat), or @none if there
+ * is no such line or file.
+ */
+static inline long keyed_value(const char *path, const char *key, char sep,
+			       long none)
 {
 	char line[256];
 	size_t n = strlen(key);
-	long v = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
+	long v = none;
+	FILE *f = fopen(path, "r");
 
 	if (!f)
-		return 0;
+		return none;
 	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
+		if (!strncmp(line, key, n) && line[n] == sep) {
 			v = strtol(line + n + 1, NULL, 10);
 			break;
 		}
 	fclose(f);
 	return v;
+}
+
+/* A kB value of /proc/meminfo ("@key: N kB"), or 0 if there is none. */
+static inline long meminfo_kb(const char *key)
+{
+	return keyed_value("/proc/meminfo", key, ':', 0);
 }
 
 /* The pid of ksmd (the task whose comm is "ksmd"), or 0 if there is none. */

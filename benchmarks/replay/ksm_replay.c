@@ -87,20 +87,7 @@ static void find_cgroup(void)
 /* Counter @key of the cgroup's memory.stat, or -1 if there is none. */
 static long cg_counter(const char *key)
 {
-	char line[256];
-	size_t n = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	if (!cg_stat[0] || !(f = fopen(cg_stat, "r")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ' ') {
-			v = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
+	return cg_stat[0] ? keyed_value(cg_stat, key, ' ', -1) : -1;
 }
 
 /* The first event time of guest @gdir (reads and snapshots), ns. */

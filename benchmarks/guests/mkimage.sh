@@ -57,8 +57,6 @@ UNIT
 		"$root/etc/systemd/system/multi-user.target.wants/ksmpp-job.service"
 	echo "/dev/vda / ext4 rw 0 1" >"$root/etc/fstab"
 	echo ksmpp-guest >"$root/etc/hostname"
-	cp "$here"/jobs/*.fio "$root/jobs/"
-	install -m 755 "$here/guest-init.sh" "$root/init"
 else
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,data,jobs,scratch,etc}
 
@@ -81,9 +79,9 @@ for tool in $("$root$bb" --list); do
 	[ -e "$root/bin/$tool" ] || ln -s "$bb" "$root/bin/$tool"
 done
 [ -x "$root/bin/sh" ] || { echo "mkimage: no /bin/sh in the image" >&2; exit 1; }
+fi
 cp "$here"/jobs/*.fio "$root/jobs/"
 install -m 755 "$here/guest-init.sh" "$root/init"
-fi
 
 # The shared data: the same bytes in every build (seeded).
 python3 - "$root/data" "$data_mb" <<'PY'

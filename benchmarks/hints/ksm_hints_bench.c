@@ -775,7 +775,7 @@ int main(int argc, char **argv)
 	fprintf(csv, "t_s,pages_sharing,pages_shared,hint_merged,ksmd_cpu_ms,full_scans,merges_broken,pages_scanned\n");
 	for (i = 0; ; i++) {
 		double due = t0 + i * interval_ms / 1000.0, tn = now(), cpu;
-		long scanned;
+		long scanned, full_scans;
 		int k;
 
 		if (due > tn)
@@ -784,11 +784,12 @@ int main(int argc, char **argv)
 		sharing = knob("pages_sharing");
 		cpu = ksmd_cpu_ms() - cpu0;
 		scanned = knob("pages_scanned") - ps0;
+		full_scans = knob("full_scans");
 		fprintf(csv, "%.1f,%ld,%ld,%ld,%.0f,%ld,%ld,%ld\n", t, sharing,
 			knob("pages_shared"),
 			hints || alt_pairs ?
 			knob("io_hints_pages_merged") - hm0 : 0,
-			cpu, knob("full_scans"),
+			cpu, full_scans,
 			br0 >= 0 ? knob("io_hints_merges_broken") - br0 : 0,
 			scanned);
 		for (k = 0; k < NFIXED; k++)
@@ -804,7 +805,7 @@ int main(int argc, char **argv)
 			scanned95 = scanned;
 		}
 		cpu_end = cpu / 1000;
-		alt_step(now() - t0, cpu, knob("full_scans"));
+		alt_step(now() - t0, cpu, full_scans);
 		if (t >= cap_s - 1e-6 || alt_done ||
 		    (!unique && t95 >= 0 && t >= min_s - 1e-6))
 			break;

@@ -47,7 +47,9 @@ sed -e 's/#.*//' "$list" | while IFS='|' read -r name tmo tries cmd knobs; do
 		zswap_on >>"$logf" 2>&1 || badknob="+zswap (swap device, zswap)" ;;
 	esac
 	for kv in $knobs; do
+		# A choice reads as "a [b] c": b is what to write back.
 		if old=$(cat $ksm/${kv%%=*} 2>/dev/null) &&
+		   case $old in *\[*\]*) old=${old#*\[}; old=${old%%\]*} ;; esac &&
 		   echo "${kv#*=}" >$ksm/${kv%%=*}; then
 			restore="$restore ${kv%%=*}=$old"
 		else

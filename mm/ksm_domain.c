@@ -25,8 +25,8 @@
  *
  * /sys/kernel/mm/ksm/merge_domains chooses whether KSM uses the domains:
  * "none" (the default) puts every process in domain 0, which is stock KSM;
- * "prctl" uses them.  It changes only while no KSM page exists, so that no
- * page stays shared across what became two domains.
+ * "prctl" uses them.  It changes only while no KSM page is mapped, so
+ * that no page stays shared across what became two domains.
  *
  * Why the prctl and not only the memory cgroup: the domain must be set
  * before the first page is registered and must not change under the pages
@@ -49,25 +49,26 @@
 
 int ksm_domain_policy = KSM_DOMAINS_NONE;
 
-/* The last domain PR_KSM_DOMAIN_NEW handed out; 2^63 new ones before wrap. */
+/*
+ * The last domain PR_KSM_DOMAIN_NEW handed out: 2^63 of them before the
+ * count would wrap into named domains, centuries at any rate a process
+ * can ask.
+ */
 static atomic64_t ksm_domain_last = ATOMIC64_INIT(KSM_DOMAIN_PRIVATE - 1);
 
 /*
- * Is a PR_SET_KSM_DOMAIN request valid, before the mm is looked at?
- * Checked in this order: @op, @id, privilege.  *@fresh is set to whether
- * it asks for a new domain rather than to join @id.
+ * Is a PR_SET_KSM_DOMAIN request well formed, before privilege and the mm
+ * are looked at?  *@fresh is set to whether it asks for a new domain
+ * rather than to join @id.
  */
-static int ksm_domain_request(unsigned long op, unsigned long id, bool admin,
-			      bool *fresh)
+static int ksm_domain_request(unsigned long op, unsigned long id, bool *fresh)
 {
 	*fresh = op == PR_KSM_DOMAIN_NEW;
 	switch (op) {
 	case PR_KSM_DOMAIN_NEW:
 		return id ? -EINVAL : 0;
 	case PR_KSM_DOMAIN_JOIN:
-		if ((u64)id >= KSM_DOMAIN_PRIVATE)
-			return -EINVAL;
-		return admin ? 0 : -EPERM;
+		return (u64)id < KSM_DOMAIN_PRIVATE ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -92,16 +93,17 @@ int ksm_set_domain(struct mm_struct *mm, unsigned long op, unsigned long id)
 	int err;
 
 	mmap_assert_write_locked(mm);
-	/* capable() only for a join: it audits. */
-	err = ksm_domain_request(op, id, op == PR_KSM_DOMAIN_JOIN &&
-				 capable(CAP_SYS_ADMIN), &fresh);
+	err = ksm_domain_request(op, id, &fresh);
 	if (err)
 		return err;
+	/* Only a well-formed join asks for (and audits) the capability. */
+	if (!fresh && !capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	/* Registration sets this under the mmap_lock held for writing. */
 	if (test_bit(MMF_VM_MERGEABLE, &mm->flags))
 		return -EBUSY;
-	WRITE_ONCE(mm->ksm_domain,
-		   fresh ? (u64)atomic64_inc_return(&ksm_domain_last) : id);
+	atomic64_set(&mm->ksm_domain,
+		     fresh ? atomic64_inc_return(&ksm_domain_last) : (s64)id);
 	return 0;
 }
 
@@ -114,7 +116,9 @@ int ksm_set_domain(struct mm_struct *mm, unsigned long op, unsigned long id)
  */
 int ksm_get_domain(struct mm_struct *mm, u64 __user *to)
 {
-	return put_user(READ_ONCE(mm->ksm_domain), to) ? -EFAULT : 0;
+	u64 domain = atomic64_read(&mm->ksm_domain);
+
+	return put_user(domain, to) ? -EFAULT : 0;
 }
 
 /**

@@ -6,6 +6,7 @@
 #ifndef _MM_KSM_DOMAIN_H
 #define _MM_KSM_DOMAIN_H
 
+#include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/compiler.h>
 #include <linux/mm_types.h>
@@ -14,13 +15,13 @@
 struct kobject;
 
 /**
- * enum ksm_domain_policy - how KSM finds the merge domain of a process
+ * enum ksm_domain_policies - how KSM finds the merge domain of a process
  * @KSM_DOMAINS_NONE: every process in domain 0, as stock KSM merges
  * @KSM_DOMAINS_PRCTL: the domain the process took with PR_SET_KSM_DOMAIN
  *	(0 unless it, or a process it descends from, took another)
  * @KSM_DOMAINS_NR: the number of policies
  */
-enum ksm_domain_policy {
+enum ksm_domain_policies {
 	KSM_DOMAINS_NONE,
 	KSM_DOMAINS_PRCTL,
 	KSM_DOMAINS_NR
@@ -45,7 +46,7 @@ static inline u64 ksm_mm_domain(const struct mm_struct *mm)
 {
 	if (READ_ONCE(ksm_domain_policy) != KSM_DOMAINS_PRCTL)
 		return 0;
-	return READ_ONCE(mm->ksm_domain);
+	return atomic64_read(&mm->ksm_domain);
 }
 
 /**

@@ -7,8 +7,8 @@
  * Included at the end of mm/ksm_domain.c.
  *
  * The tests use an mm_struct of their own, never registered with KSM;
- * the policy test saves and restores ksm_domain_policy (no KSM page
- * exists at boot, when built-in suites run).
+ * the policy test changes the policy and puts it back, which it can only
+ * while no KSM page is mapped (at boot, when built-in suites run).
  */
 
 #ifndef _MM_KSM_DOMAIN_KUNIT_H
@@ -21,35 +21,29 @@ static void ksm_domain_test_request(struct kunit *test)
 {
 	bool fresh;
 
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_NEW, 0, false,
-						 &fresh), 0);
+	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_NEW, 0, &fresh),
+			0);
 	KUNIT_EXPECT_TRUE(test, fresh);
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_NEW, 7, true,
-						 &fresh), -EINVAL);
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN, 7, true,
-						 &fresh), 0);
+	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_NEW, 7, &fresh),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN, 7, &fresh),
+			0);
 	KUNIT_EXPECT_FALSE(test, fresh);
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN, 0, true,
-						 &fresh), 0);
-	/* Joining needs the privilege, also to go back to domain 0. */
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN, 7, false,
-						 &fresh), -EPERM);
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN, 0, false,
-						 &fresh), -EPERM);
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(2, 0, true, &fresh), -EINVAL);
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(ULONG_MAX, 0, true, &fresh),
+	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN, 0, &fresh),
+			0);
+	KUNIT_EXPECT_EQ(test, ksm_domain_request(2, 0, &fresh), -EINVAL);
+	KUNIT_EXPECT_EQ(test, ksm_domain_request(ULONG_MAX, 0, &fresh),
 			-EINVAL);
 #ifdef CONFIG_64BIT
 	/* New domains' numbers cannot be joined by name. */
 	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN,
-						 KSM_DOMAIN_PRIVATE, true,
-						 &fresh), -EINVAL);
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN,
-						 KSM_DOMAIN_PRIVATE - 1, true,
-						 &fresh), 0);
-	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN,
-						 ULONG_MAX, true, &fresh),
+						 KSM_DOMAIN_PRIVATE, &fresh),
 			-EINVAL);
+	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN,
+						 KSM_DOMAIN_PRIVATE - 1,
+						 &fresh), 0);
+	KUNIT_EXPECT_EQ(test, ksm_domain_request(PR_KSM_DOMAIN_JOIN, ULONG_MAX,
+						 &fresh), -EINVAL);
 #endif
 }
 
@@ -62,25 +56,25 @@ static void ksm_domain_test_set(struct kunit *test)
 	mmap_init_lock(mm);
 	mmap_write_lock(mm);
 	KUNIT_EXPECT_EQ(test, ksm_set_domain(mm, PR_KSM_DOMAIN_NEW, 0), 0);
-	first = mm->ksm_domain;
+	first = atomic64_read(&mm->ksm_domain);
 	KUNIT_EXPECT_EQ(test, ksm_set_domain(mm, PR_KSM_DOMAIN_NEW, 0), 0);
-	second = mm->ksm_domain;
+	second = atomic64_read(&mm->ksm_domain);
 	KUNIT_EXPECT_GE(test, first, KSM_DOMAIN_PRIVATE);
 	KUNIT_EXPECT_GT(test, second, first);
 	/* A refused request leaves the domain as it was. */
 	KUNIT_EXPECT_EQ(test, ksm_set_domain(mm, PR_KSM_DOMAIN_NEW, 1),
 			-EINVAL);
-	KUNIT_EXPECT_EQ(test, mm->ksm_domain, second);
+	KUNIT_EXPECT_EQ(test, (u64)atomic64_read(&mm->ksm_domain), second);
 	/* Built-in suites run as root. */
 	KUNIT_EXPECT_EQ(test, ksm_set_domain(mm, PR_KSM_DOMAIN_JOIN, 42), 0);
-	KUNIT_EXPECT_EQ(test, mm->ksm_domain, 42ULL);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&mm->ksm_domain), 42LL);
 	/* Registered with KSM: the domain is fixed. */
 	set_bit(MMF_VM_MERGEABLE, &mm->flags);
 	KUNIT_EXPECT_EQ(test, ksm_set_domain(mm, PR_KSM_DOMAIN_NEW, 0),
 			-EBUSY);
 	KUNIT_EXPECT_EQ(test, ksm_set_domain(mm, PR_KSM_DOMAIN_JOIN, 0),
 			-EBUSY);
-	KUNIT_EXPECT_EQ(test, mm->ksm_domain, 42ULL);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&mm->ksm_domain), 42LL);
 	mmap_write_unlock(mm);
 }
 
@@ -96,27 +90,36 @@ static void ksm_domain_test_order(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_domain_cmp(U64_MAX, U64_MAX), 0);
 }
 
+#ifdef CONFIG_SYSFS
+/* No KSM page exists when built-in suites run: the policy may change. */
 static void ksm_domain_test_policy(struct kunit *test)
 {
 	struct mm_struct *mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
-	int policy = ksm_domain_policy;
+	int policy = READ_ONCE(ksm_domain_policy);
 
 	KUNIT_ASSERT_NOT_NULL(test, mm);
-	mm->ksm_domain = KSM_DOMAIN_PRIVATE + 3;
-	WRITE_ONCE(ksm_domain_policy, KSM_DOMAINS_NONE);
+	atomic64_set(&mm->ksm_domain, KSM_DOMAIN_PRIVATE + 3);
+	KUNIT_ASSERT_EQ(test, ksm_set_domain_policy(KSM_DOMAINS_NONE), 0);
 	KUNIT_EXPECT_EQ(test, ksm_mm_domain(mm), 0ULL);
 	KUNIT_EXPECT_EQ(test, ksm_process_domain(mm), 0ULL);
-	WRITE_ONCE(ksm_domain_policy, KSM_DOMAINS_PRCTL);
+	KUNIT_EXPECT_FALSE(test, ksm_domains_split());
+	/* The same policy again is no change. */
+	KUNIT_EXPECT_EQ(test, ksm_set_domain_policy(KSM_DOMAINS_NONE), 0);
+	KUNIT_ASSERT_EQ(test, ksm_set_domain_policy(KSM_DOMAINS_PRCTL), 0);
 	KUNIT_EXPECT_EQ(test, ksm_mm_domain(mm), KSM_DOMAIN_PRIVATE + 3);
 	KUNIT_EXPECT_EQ(test, ksm_process_domain(mm), KSM_DOMAIN_PRIVATE + 3);
-	WRITE_ONCE(ksm_domain_policy, policy);
+	KUNIT_EXPECT_TRUE(test, ksm_domains_split());
+	KUNIT_EXPECT_EQ(test, ksm_set_domain_policy(policy), 0);
 }
+#endif
 
 static struct kunit_case ksm_domain_test_cases[] = {
 	KUNIT_CASE(ksm_domain_test_request),
 	KUNIT_CASE(ksm_domain_test_set),
 	KUNIT_CASE(ksm_domain_test_order),
+#ifdef CONFIG_SYSFS
 	KUNIT_CASE(ksm_domain_test_policy),
+#endif
 	{},
 };
 

@@ -15,7 +15,8 @@
  * memory cgroup of its own, so KSM pages and the patches against them
  * belong to different cgroups.  The main process meanwhile flips KSM's
  * knobs (io_hints and its scan share, cold_compress, patch_tier, their
- * capacities, run=2 then run=1), compacts memory, reclaims the workers'
+ * capacities, run=2 then run=1 with merge domains turned on or off; the
+ * workers are in two domains), compacts memory, reclaims the workers'
  * memory cgroup and limits it by memory.high, turns swap off and on, and
  * injects slab and page allocation failures into ksmd.  Each worker
  * checks all its pages against its shadow at every phase (60 s) and at
@@ -60,6 +61,10 @@
 
 #include "../kselftest.h"
 
+#ifndef PR_SET_KSM_DOMAIN	/* older uapi headers */
+#define PR_SET_KSM_DOMAIN	0x4b534d44
+#define PR_KSM_DOMAIN_JOIN	1
+#endif
 #define KSM_DIR		"/sys/kernel/mm/ksm/"
 #define CG_DIR		"/sys/fs/cgroup/ksm_stress"
 #define DEBUGFS		"/sys/kernel/debug/"
@@ -902,6 +907,9 @@ static void control(int seconds, struct tier_max *tm)
 		/* Rarely: the tiers need a few full scans to work again. */
 		if (crossed(last, t, 120, 30)) {
 			ksm_set("run", 2);
+			/* Nothing merged: merge domains may go on or off. */
+			write_str(KSM_DIR "merge_domains",
+				  rnd(&x) % 2 ? "prctl" : "none");
 			ksm_set("run", 1);
 		}
 		if (crossed(last, t, 15, 8)) {
@@ -953,6 +961,9 @@ static void cleanup(void)
 		waitpid(kids[w], NULL, 0);
 	}
 	inject(false);
+	/* Merge domains off again: only with nothing merged. */
+	ksm_set("run", 2);
+	write_str(KSM_DIR "merge_domains", "none");
 	for (k = ARRAY_SIZE(knobs); k-- > 0;)
 		if (saved[k] >= 0)
 			ksm_set(knobs[k], saved[k]);
@@ -1124,6 +1135,12 @@ int main(int argc, char **argv)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			if (getppid() != main_pid)
 				_exit(1);
+			/*
+			 * Two merge domains, used while merge_domains is
+			 * "prctl"; a kernel without them says EINVAL.
+			 */
+			prctl(PR_SET_KSM_DOMAIN, PR_KSM_DOMAIN_JOIN, 1 + w % 2,
+			      0, 0);
 			snprintf(me, sizeof(me), "%d", getpid());
 			snprintf(cg, sizeof(cg), CG_DIR "/w%d", w);
 			if ((mkdir(cg, 0755) && errno != EEXIST) ||

@@ -255,7 +255,8 @@ static void fill_page(char *p, int i)
 
 static void test_knob(void)
 {
-	static const char * const bad[] = { "", "nonee", "prctl2", "1",
+	/* (An empty write never reaches the kernel's store.) */
+	static const char * const bad[] = { "\n", "nonee", "prctl2", "1",
 					    "cgroup-x" };
 	bool ok = true;
 	size_t i;
@@ -563,12 +564,12 @@ static void test_merge(const char *policy, unsigned long long b_domain,
 	}
 	ab = count_shared(m[0].pid, mem, m[1].pid, mem);
 	bc = count_shared(m[1].pid, mem, m[2].pid, mem);
-	ksft_print_msg("%s, B in %s, %s: A-C %d, A-B %d, B-C %d shared; B merging %lld, domain %lld\n",
+	ksft_print_msg("%s, B in %s, %s: A-C %d, A-B %d, B-C %d shared; B merging %lld, domain %llu\n",
 		       policy, b_domain == PRIVATE ? "a new domain" :
 		       b_domain == 77 ? "A's domain" : "domain 78",
 		       hinted ? "read with I/O hints" : "written",
 		       ac, ab, bc, ksm_stat(m[1].pid, "ksm_merging_pages"),
-		       ksm_stat(m[1].pid, "ksm_domain"));
+		       (unsigned long long)ksm_stat(m[1].pid, "ksm_domain"));
 	if (ac != NR_PAGES)
 		ok = 0;
 	if (b_joins ? (ab != NR_PAGES || bc != NR_PAGES) : (ab || bc))

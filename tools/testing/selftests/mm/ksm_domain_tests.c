@@ -41,7 +41,7 @@
 #define KSM_DIR		"/sys/kernel/mm/ksm/"
 #define NR_PAGES	256		/* pages per process */
 #define MERGE_TIMEOUT	120		/* seconds */
-#define PRIVATE		(1ULL << 63)	/* first domain of PR_KSM_DOMAIN_NEW */
+#define PRIVATE		0x8000000000000000ULL	/* PR_KSM_DOMAIN_NEW's first */
 
 static size_t pagesize;
 static pid_t main_pid;
@@ -137,11 +137,14 @@ static void restore_knobs(void)
 		if (!v[0])
 			continue;
 		if (!strcmp(saved_knobs[i], "merge_domains")) {
+			char word[32];
+
 			v = strchr(v, '[');
 			if (!v)
 				continue;
-			knob_write("merge_domains", strndup(v + 1,
-					strcspn(v + 1, "]")));
+			snprintf(word, sizeof(word), "%.*s",
+				 (int)strcspn(v + 1, "]"), v + 1);
+			knob_write("merge_domains", word);
 			continue;
 		}
 		if (strcmp(saved_knobs[i], "run"))
@@ -212,7 +215,7 @@ static bool wait_full_scans(int n)
 }
 
 /* A value of /proc/PID/ksm_stat, -1 if missing. */
-static long long ksm_stat(pid_t pid, const char *key)
+static long long pid_ksm_value(pid_t pid, const char *key)
 {
 	char path[64], line[128];
 	long long val = -1;
@@ -371,7 +374,7 @@ static int prctl_child(unsigned long long d0)
 	CHECK(prctl(PR_SET_KSM_DOMAIN, PR_KSM_DOMAIN_JOIN, 6, 0, 0) == -1 &&
 	      errno == EBUSY);
 	CHECK(get_domain() == 5);
-	CHECK(ksm_stat(getpid(), "ksm_domain") == 5);
+	CHECK(pid_ksm_value(getpid(), "ksm_domain") == 5);
 	return !ok;
 }
 
@@ -553,9 +556,9 @@ static void test_merge(const char *policy, unsigned long long b_domain,
 			ok = 0;
 			break;
 		}
-	if (ksm_stat(m[1].pid, "ksm_rmap_items") < NR_PAGES) {
+	if (pid_ksm_value(m[1].pid, "ksm_rmap_items") < NR_PAGES) {
 		ksft_print_msg("B: %lld rmap_items, fewer than its pages\n",
-			       ksm_stat(m[1].pid, "ksm_rmap_items"));
+			       pid_ksm_value(m[1].pid, "ksm_rmap_items"));
 		ok = 0;
 	}
 	if (hinted && knob("io_hints_pages_visited") == visited0) {
@@ -564,19 +567,20 @@ static void test_merge(const char *policy, unsigned long long b_domain,
 	}
 	ab = count_shared(m[0].pid, mem, m[1].pid, mem);
 	bc = count_shared(m[1].pid, mem, m[2].pid, mem);
-	ksft_print_msg("%s, B in %s, %s: A-C %d, A-B %d, B-C %d shared; B merging %lld, domain %llu\n",
+	ksft_print_msg("%s, B in %s, %s: pages shared A-C %d, A-B %d, B-C %d\n",
 		       policy, b_domain == PRIVATE ? "a new domain" :
 		       b_domain == 77 ? "A's domain" : "domain 78",
-		       hinted ? "read with I/O hints" : "written",
-		       ac, ab, bc, ksm_stat(m[1].pid, "ksm_merging_pages"),
-		       (unsigned long long)ksm_stat(m[1].pid, "ksm_domain"));
+		       hinted ? "read with I/O hints" : "written", ac, ab, bc);
+	ksft_print_msg("B: ksm_merging_pages %lld, ksm_domain %llu\n",
+		       pid_ksm_value(m[1].pid, "ksm_merging_pages"),
+		       (unsigned long long)pid_ksm_value(m[1].pid, "ksm_domain"));
 	if (ac != NR_PAGES)
 		ok = 0;
 	if (b_joins ? (ab != NR_PAGES || bc != NR_PAGES) : (ab || bc))
 		ok = 0;
-	if (!b_joins && ksm_stat(m[1].pid, "ksm_merging_pages") != 0)
+	if (!b_joins && pid_ksm_value(m[1].pid, "ksm_merging_pages") != 0)
 		ok = 0;
-	if (!strcmp(policy, "none") && ksm_stat(m[1].pid, "ksm_domain") != 0)
+	if (!strcmp(policy, "none") && pid_ksm_value(m[1].pid, "ksm_domain") != 0)
 		ok = 0;
 
 	/* KSM pages exist: the policy stays. */

@@ -141,6 +141,8 @@ static char file_loop[64];
 static const char *swapdev;
 static char auto_swap[64];
 static char zswap_saved[8];
+/* merge_domains as it was, "a [b]": b; empty without merge domains */
+static char domains_saved[32];
 static sigjmp_buf bus_env;
 /* In cmp_page(): only there may SIGBUS jump back. */
 static int in_cmp;
@@ -961,9 +963,23 @@ static void cleanup(void)
 		waitpid(kids[w], NULL, 0);
 	}
 	inject(false);
-	/* Merge domains off again: only with nothing merged. */
-	ksm_set("run", 2);
-	write_str(KSM_DIR "merge_domains", "none");
+	/*
+	 * Merge domains as they were: only with no KSM page mapped, which a
+	 * forked child that is still exiting may hold for a moment.
+	 */
+	if (domains_saved[0]) {
+		int tries = 0, err;
+
+		ksm_set("run", 2);
+		while ((err = write_str(KSM_DIR "merge_domains",
+					domains_saved)) && ++tries < 50) {
+			usleep(100000);
+			ksm_set("run", 2);
+		}
+		if (err)
+			ksft_print_msg("merge_domains not put back to %s: %s\n",
+				       domains_saved, strerror(-err));
+	}
 	for (k = ARRAY_SIZE(knobs); k-- > 0;)
 		if (saved[k] >= 0)
 			ksm_set(knobs[k], saved[k]);
@@ -1063,6 +1079,15 @@ int main(int argc, char **argv)
 	main_pid = getpid();
 	for (k = 0; k < ARRAY_SIZE(knobs); k++)
 		saved[k] = ksm(knobs[k]);
+	if (!read_str(KSM_DIR "merge_domains", domains_saved,
+		      sizeof(domains_saved))) {
+		char *b = strchr(domains_saved, '[');
+
+		/* "none [prctl]" -> "prctl" */
+		if (b)
+			memmove(domains_saved, b + 1, strcspn(b + 1, "]") + 1);
+		domains_saved[strcspn(domains_saved, "]\n")] = 0;
+	}
 	atexit(cleanup);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);

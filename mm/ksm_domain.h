@@ -49,19 +49,6 @@ static inline u64 ksm_mm_domain(const struct mm_struct *mm)
 	return atomic64_read(&mm->ksm_domain);
 }
 
-/**
- * ksm_domains_split() - may processes be in different merge domains?
- *
- * Then the patch tier, whose index does not tell domains apart, patches
- * no page: cold pages are compressed on their own.
- *
- * Return: true unless merge_domains is "none".
- */
-static inline bool ksm_domains_split(void)
-{
-	return READ_ONCE(ksm_domain_policy) != KSM_DOMAINS_NONE;
-}
-
 /*
  * The first key of KSM's trees, before the content: negative, 0 or
  * positive as domain @a sorts before, with or after domain @b.

@@ -14,12 +14,15 @@
  * When ksmd creates a KSM page it hashes the page's comparison points into
  * a direct-mapped similarity index (key -> pfn; a newer page takes the
  * slot); KSM pages made before the tier was turned on are entered as
- * ksmd's scan passes them in the next two full scans.  When the cold-page
- * tier (mm/ksm_cold.c) pushes a cold page into zswap, ksmd first looks the
- * page's keys up, encodes the page against up to patch_candidates KSM
- * pages found, and keeps the smallest patch if it is at most
- * patch_max_bytes.  The page is copied first and the copy is what is
- * encoded and checksummed: the page is still mapped and may be written
+ * ksmd's scan passes them in the next two full scans.  The keys are salted
+ * with the merge domain of the page's stable node (mm/ksm_domain.c), and a
+ * candidate serves only a page of its own domain: a patch's length would
+ * tell a page's owner how much of another tenant's page it guessed.  When
+ * the cold-page tier (mm/ksm_cold.c) pushes a cold page into zswap, ksmd
+ * first looks the page's keys up, encodes the page against up to
+ * patch_candidates KSM pages found, and keeps the smallest patch if it is
+ * at most patch_max_bytes.  The page is copied first and the copy is what
+ * is encoded and checksummed: the page is still mapped and may be written
  * (by its process, or by a guest through KVM's mapping) while it is
  * encoded.  zswap_store(), called by ksmd itself from reclaim_pages(),
  * then stores that patch instead of compressing the page, once it has
@@ -447,35 +450,55 @@ static struct folio *ksm_patch_get_ksm_folio(unsigned long pfn)
 	return folio;
 }
 
+/*
+ * The index key of @key for pages of merge @domain: a page of one domain
+ * finds only KSM pages of its own (ksm_folio_in_domain() checks what a
+ * collision of two salted keys would let through).  Domain 0, everyone
+ * when merge_domains is "none", keeps the unsalted keys.
+ */
+static u64 ksm_patch_domain_key(u64 key, u64 domain)
+{
+	return domain ? key ^ xxh64(&domain, sizeof(domain), 0) : key;
+}
+
+/* Enter @page, the KSM page at @pfn, into @w's index under @domain. */
+static void ksm_patch_index_page(struct ksm_patch_work *w, const void *page,
+				 unsigned long pfn, u64 domain)
+{
+	u64 feat[KSM_PATCH_MAX_HASHES], keys[KSM_PATCH_MAX_KEYS];
+	unsigned int k = ksm_patch_hashes, n, i;
+
+	ksm_patch_features(page, k, feat);
+	n = ksm_patch_keys(feat, k, ksm_patch_hashes_per_key, keys);
+	for (i = 0; i < n; i++) {
+		u64 key = ksm_patch_domain_key(keys[i], domain);
+		struct ksm_patch_slot *slot;
+
+		slot = &w->index[key & KSM_PATCH_INDEX_MASK];
+		slot->key = key;
+		slot->pfn = pfn;
+	}
+}
+
 /**
  * ksm_patch_index() - enter a new KSM page into the similarity index
  * @kfolio: the KSM page, referenced by the caller
+ * @domain: the merge domain of @kfolio's stable node
  *
  * Context: ksmd, after stable_tree_insert(), with no page lock held.
  */
-void ksm_patch_index(struct folio *kfolio)
+void ksm_patch_index(struct folio *kfolio, u64 domain)
 {
-	u64 feat[KSM_PATCH_MAX_HASHES], keys[KSM_PATCH_MAX_KEYS];
-	unsigned int k, n, i;
 	void *addr;
 
 	if (!READ_ONCE(ksm_patch_tier))
 		return;
 	mutex_lock(&ksm_patch_mutex);
 	if (ksm_patch_work) {
-		k = ksm_patch_hashes;
 		addr = kmap_local_folio(kfolio, 0);
-		ksm_patch_features(addr, k, feat);
+		ksm_patch_index_page(ksm_patch_work, addr, folio_pfn(kfolio),
+				     domain);
 		kunmap_local(addr);
-		n = ksm_patch_keys(feat, k, ksm_patch_hashes_per_key, keys);
-		for (i = 0; i < n; i++) {
-			struct ksm_patch_slot *slot;
-
-			slot = &ksm_patch_work->index[keys[i] &
-						      KSM_PATCH_INDEX_MASK];
-			slot->key = keys[i];
-			slot->pfn = folio_pfn(kfolio);
-		}
 	}
 	mutex_unlock(&ksm_patch_mutex);
 }
@@ -483,6 +506,7 @@ void ksm_patch_index(struct folio *kfolio)
 /**
  * ksm_patch_backfill() - index a KSM page made before the index was ready
  * @kfolio: the KSM page ksmd's scan found a mapping of, referenced
+ * @domain: the merge domain of @kfolio's stable node
  *
  * The index is filled as KSM pages are made; KSM pages made while the
  * tier was off, or before a knob change emptied the index, are entered
@@ -490,10 +514,10 @@ void ksm_patch_index(struct folio *kfolio)
  *
  * Context: ksmd, no page lock held.
  */
-void ksm_patch_backfill(struct folio *kfolio)
+void ksm_patch_backfill(struct folio *kfolio, u64 domain)
 {
 	if (READ_ONCE(ksm_patch_backfill_scans))
-		ksm_patch_index(kfolio);
+		ksm_patch_index(kfolio, domain);
 }
 
 /* Is @folio charged to the memory cgroup a copy of @ref would be? */
@@ -673,8 +697,12 @@ void ksm_patch_scan_done(void)
 	mutex_unlock(&ksm_patch_mutex);
 }
 
-/* The distinct pfns the index holds for @page's keys, at most @max. */
-static unsigned int ksm_patch_candidates_of(const void *page,
+/*
+ * The distinct pfns @w's index holds for @page's keys in @domain, at most
+ * @max.
+ */
+static unsigned int ksm_patch_candidates_of(struct ksm_patch_work *w,
+					    const void *page, u64 domain,
 					    unsigned long *pfns,
 					    unsigned int max)
 {
@@ -684,10 +712,11 @@ static unsigned int ksm_patch_candidates_of(const void *page,
 	ksm_patch_features(page, k, feat);
 	n = ksm_patch_keys(feat, k, ksm_patch_hashes_per_key, keys);
 	for (i = 0; i < n && nr < max; i++) {
+		u64 key = ksm_patch_domain_key(keys[i], domain);
 		struct ksm_patch_slot *slot;
 
-		slot = &ksm_patch_work->index[keys[i] & KSM_PATCH_INDEX_MASK];
-		if (slot->key != keys[i])
+		slot = &w->index[key & KSM_PATCH_INDEX_MASK];
+		if (slot->key != key)
 			continue;
 		for (j = 0; j < nr && pfns[j] != slot->pfn; j++)
 			;
@@ -730,8 +759,11 @@ static void ksm_patch_set_pending(struct folio *folio)
 /**
  * ksm_patch_prepare() - find a patch for a page ksmd is about to push out
  * @folio: the cold page, isolated by ksmd
+ * @domain: the merge domain of @folio's mm
  *
- * Encodes a copy of @folio against the KSM pages its keys find and keeps
+ * Encodes a copy of @folio against the KSM pages of its merge domain
+ * that its keys find (never another domain's: a patch's length would
+ * tell how much of that page's content @folio shares) and keeps
  * the smallest patch within patch_max_bytes as the pending patch, which
  * zswap_store() takes instead of compressing @folio if ksmd itself stores
  * @folio and its content is still that of the copy.
@@ -739,7 +771,7 @@ static void ksm_patch_set_pending(struct folio *folio)
  * Context: ksmd; takes ksm_patch_mutex, which ksm_patch_finish() drops
  * once the page was reclaimed (or not).
  */
-void ksm_patch_prepare(struct folio *folio)
+void ksm_patch_prepare(struct folio *folio, u64 domain)
 {
 	unsigned long pfns[KSM_PATCH_MAX_CANDIDATES];
 	struct ksm_patch_work *w;
@@ -753,7 +785,8 @@ void ksm_patch_prepare(struct folio *folio)
 		return;
 	w->best_len = 0;
 	ksm_patch_snapshot(w, folio);
-	nr = ksm_patch_candidates_of(w->snap, pfns, ksm_patch_candidates);
+	nr = ksm_patch_candidates_of(w, w->snap, domain, pfns,
+				     ksm_patch_candidates);
 	/* Only ksmd adds references: the count cannot grow meanwhile. */
 	full = atomic_long_read(&ksm_patch_nr_refs) >=
 	       READ_ONCE(ksm_patch_refs_max);
@@ -766,6 +799,10 @@ void ksm_patch_prepare(struct folio *folio)
 		kfolio = ksm_patch_get_ksm_folio(pfns[i]);
 		if (!kfolio)
 			continue;
+		if (!ksm_folio_in_domain(kfolio, domain)) {
+			folio_put(kfolio);
+			continue;
+		}
 		/* At the cap, only pages referenced already serve. */
 		if (full && !ksm_patch_folio_refs(kfolio)) {
 			folio_put(kfolio);
@@ -945,9 +982,6 @@ static struct ksm_patch_work *ksm_patch_work_alloc(void)
 }
 
 #ifdef CONFIG_SYSFS
-#define KSM_PATCH_ATTR_RO(_name) \
-	static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
-
 static ssize_t patch_tier_show(struct kobject *kobj,
 			       struct kobj_attribute *attr, char *buf)
 {
@@ -1061,13 +1095,19 @@ KSM_PATCH_KNOB(patch_max_bytes, &ksm_patch_max_bytes, KSM_PATCH_MIN_BYTES,
 KSM_PATCH_KNOB(patch_references_max, &ksm_patch_refs_max, 0, UINT_MAX,
 	       false);
 
+/*
+ * The counters are readable by root only: how many bytes patches take and
+ * how encodings turn out tell a process how much of its cold pages'
+ * content is found in KSM pages, which may be another tenant's when
+ * merge_domains is "none" - a compression oracle on their content.
+ */
 #define KSM_PATCH_STAT(_name, _expr)					\
 static ssize_t _name##_show(struct kobject *kobj,			\
 			    struct kobj_attribute *attr, char *buf)	\
 {									\
 	return sysfs_emit(buf, "%llu\n", (u64)(_expr));		\
 }									\
-KSM_PATCH_ATTR_RO(_name)
+static struct kobj_attribute _name##_attr = __ATTR_RO_MODE(_name, 0400)
 
 /*
  * References that no process maps any more: each is a page kept only for

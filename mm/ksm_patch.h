@@ -14,10 +14,10 @@ struct kobject;
 struct ksm_patch_ref;
 
 #ifdef CONFIG_KSM_PATCH
-void ksm_patch_index(struct folio *kfolio);
-void ksm_patch_backfill(struct folio *kfolio);
+void ksm_patch_index(struct folio *kfolio, u64 domain);
+void ksm_patch_backfill(struct folio *kfolio, u64 domain);
 void ksm_patch_scan_done(void);
-void ksm_patch_prepare(struct folio *folio);
+void ksm_patch_prepare(struct folio *folio, u64 domain);
 void ksm_patch_finish(void);
 unsigned int ksm_patch_zswap_store(struct folio *folio, u8 *dst,
 				   struct ksm_patch_ref **ref);
@@ -31,14 +31,15 @@ int zswap_ksm_unpatch_all(void);
 int ksm_patch_folio_refs(struct folio *folio);
 bool ksm_patch_maybe_ref(struct folio *folio);
 void ksm_patch_migrate(struct folio *newfolio, struct folio *folio);
-/* mm/ksm.c: a KSM page no rmap_item maps any more. */
+/* mm/ksm.c: a KSM page no rmap_item maps any more; a page's domain. */
 bool ksm_folio_unused(struct folio *folio);
+bool ksm_folio_in_domain(struct folio *folio, u64 domain);
 #else
-static inline void ksm_patch_index(struct folio *kfolio)
+static inline void ksm_patch_index(struct folio *kfolio, u64 domain)
 {
 }
 
-static inline void ksm_patch_backfill(struct folio *kfolio)
+static inline void ksm_patch_backfill(struct folio *kfolio, u64 domain)
 {
 }
 
@@ -46,7 +47,7 @@ static inline void ksm_patch_scan_done(void)
 {
 }
 
-static inline void ksm_patch_prepare(struct folio *folio)
+static inline void ksm_patch_prepare(struct folio *folio, u64 domain)
 {
 }
 

@@ -102,13 +102,11 @@ static void ksm_domain_test_policy(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ksm_set_domain_policy(KSM_DOMAINS_NONE), 0);
 	KUNIT_EXPECT_EQ(test, ksm_mm_domain(mm), 0ULL);
 	KUNIT_EXPECT_EQ(test, ksm_process_domain(mm), 0ULL);
-	KUNIT_EXPECT_FALSE(test, ksm_domains_split());
 	/* The same policy again is no change. */
 	KUNIT_EXPECT_EQ(test, ksm_set_domain_policy(KSM_DOMAINS_NONE), 0);
 	KUNIT_ASSERT_EQ(test, ksm_set_domain_policy(KSM_DOMAINS_PRCTL), 0);
 	KUNIT_EXPECT_EQ(test, ksm_mm_domain(mm), KSM_DOMAIN_PRIVATE + 3);
 	KUNIT_EXPECT_EQ(test, ksm_process_domain(mm), KSM_DOMAIN_PRIVATE + 3);
-	KUNIT_EXPECT_TRUE(test, ksm_domains_split());
 	KUNIT_EXPECT_EQ(test, ksm_set_domain_policy(policy), 0);
 }
 #endif

@@ -8,7 +8,8 @@
  * Included at the end of mm/ksm_patch.c.
  *
  * The pages are ordinary pages, not KSM pages: the functions tested do
- * not care, and the index is not used.
+ * not care.  The index is that of the test's own work buffers, and tells
+ * merge domains apart.
  */
 
 #ifndef _MM_KSM_PATCH_STORE_KUNIT_H
@@ -345,6 +346,36 @@ static void ksm_patch_test_no_stable_node(struct kunit *test)
 	t->ref->mapping = NULL;
 }
 
+/*
+ * The index finds a KSM page only for pages of its own merge domain:
+ * another domain's keys miss it, domain 0's (everyone's when domains are
+ * off) included, and domain 0 keeps the keys the index had before domains.
+ */
+static void ksm_patch_test_domain(struct kunit *test)
+{
+	static const u64 others[] = { 0, 1002, BIT_ULL(63), U64_MAX };
+	struct ksm_patch_skt *t = skt_init(test);
+	void *ref = folio_address(t->ref);
+	unsigned long pfns[KSM_PATCH_MAX_CANDIDATES];
+	unsigned int i, nr;
+
+	KUNIT_EXPECT_EQ(test, ksm_patch_domain_key(0x1234, 0), 0x1234ULL);
+	KUNIT_EXPECT_NE(test, ksm_patch_domain_key(0x1234, 1001), 0x1234ULL);
+	ksm_patch_index_page(t->w, ref, 77, 1001);
+	nr = ksm_patch_candidates_of(t->w, ref, 1001, pfns, ARRAY_SIZE(pfns));
+	KUNIT_EXPECT_EQ(test, nr, 1U);
+	KUNIT_EXPECT_EQ(test, pfns[0], 77UL);
+	for (i = 0; i < ARRAY_SIZE(others); i++)
+		KUNIT_EXPECT_EQ(test, ksm_patch_candidates_of(t->w, ref,
+							      others[i], pfns,
+							      ARRAY_SIZE(pfns)),
+				0U);
+	ksm_patch_index_page(t->w, ref, 78, 0);
+	nr = ksm_patch_candidates_of(t->w, ref, 0, pfns, ARRAY_SIZE(pfns));
+	KUNIT_EXPECT_EQ(test, nr, 1U);
+	KUNIT_EXPECT_EQ(test, pfns[0], 78UL);
+}
+
 static int skt_put(void *data)
 {
 	struct ksm_patch_skt *t = data;
@@ -394,6 +425,7 @@ static struct kunit_case ksm_patch_store_test_cases[] = {
 	KUNIT_CASE(ksm_patch_test_stable_node),
 	KUNIT_CASE(ksm_patch_test_no_stable_node),
 	KUNIT_CASE(ksm_patch_test_frozen),
+	KUNIT_CASE(ksm_patch_test_domain),
 	{}
 };
 

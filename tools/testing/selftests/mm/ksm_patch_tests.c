@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/syscall.h>
@@ -39,6 +40,12 @@
 
 #include "../kselftest.h"
 #include "vm_util.h"
+
+#ifndef PR_SET_KSM_DOMAIN
+#define PR_SET_KSM_DOMAIN	0x4b534d44
+#define PR_KSM_DOMAIN_JOIN	1
+#define PR_GET_KSM_DOMAIN	0x4b534d45
+#endif
 
 #define KSM_DIR		"/sys/kernel/mm/ksm/"
 #define ZSWAP_ENABLED	"/sys/module/zswap/parameters/enabled"
@@ -58,6 +65,8 @@ static char swap_file[64];
 static char loop_path[64];
 static int loop_fd = -1;
 static bool swap_on;
+/* merge_domains as it was, put back by cleanup() */
+static char saved_policy[32];
 
 /* ---------------------------------------------------------------- knobs */
 
@@ -130,6 +139,8 @@ static void knob_set(const char *name, long val)
 		ksft_exit_fail_msg("writing %ld to %s failed\n", val, name);
 }
 
+static int set_policy(const char *policy);
+
 static void cleanup(void)
 {
 	int i;
@@ -139,6 +150,9 @@ static void cleanup(void)
 	/* Bring everything back from zswap before zswap goes off. */
 	knob_write("cold_compress", "0");
 	knob_write("patch_tier", "0");
+	if (saved_policy[0] && set_policy(saved_policy))
+		fprintf(stderr, "merge_domains not put back to %s\n",
+			saved_policy);
 	if (swap_on)
 		swapoff(loop_path);
 	if (loop_fd >= 0)
@@ -594,12 +608,22 @@ static void test_knobs(void)
 	ok &= knob("patch_max_bytes") == 64;
 	knob_set("patch_max_bytes", 2048);
 	for (i = 0; i < ARRAY_SIZE(counters); i++) {
+		char path[128];
+		struct stat st;
+
 		if (knob_write(counters[i], "1") != -EACCES) {
 			ksft_print_msg("%s is writable\n", counters[i]);
 			ok = false;
 		}
+		/* They tell how much of a page is in KSM pages: root only. */
+		knob_path(counters[i], path, sizeof(path));
+		if (stat(path, &st) || (st.st_mode & 0777) != 0400) {
+			ksft_print_msg("%s: mode %o, not 0400\n", counters[i],
+				       (unsigned int)(st.st_mode & 0777));
+			ok = false;
+		}
 	}
-	ksft_test_result(ok, "knobs reject bad values and keep their value\n");
+	ksft_test_result(ok, "knobs reject bad values and keep their value, counters root only\n");
 }
 
 /*
@@ -1711,11 +1735,235 @@ static void test_offline(void)
 	free(ref);
 }
 
-int main(void)
+/* ---------------------------------------------------------- merge domains */
+
+/*
+ * Write @policy to merge_domains: it changes only while no KSM page is
+ * mapped, so unmerge everything (run=2, which also rebuilds every patched
+ * page) and start ksmd again.  Returns 0 or a negative errno.
+ */
+static int set_policy(const char *policy)
+{
+	int err, tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		err = knob_write("run", "2");
+		if (!err)
+			break;
+		usleep(100000);
+	}
+	if (!err)
+		err = knob_write("merge_domains", policy);
+	if (knob_write("run", "1") && !err)
+		err = -EIO;
+	return err;
+}
+
+/*
+ * A process of its own, exec'd (the test process is registered with KSM
+ * and cannot change its domain), in merge domain @domain: "ref" merges
+ * the NR_REF reference pages of @seed (two copies), "similar" maps NR_REF
+ * pages similar to them; all compress to about half a page on their own.
+ * It reports its region on its stdout, waits for a byte on its stdin,
+ * then checks that its region still reads as it wrote it: exit status 0
+ * if so.
+ */
+static int domain_member(char **argv)
+{
+	unsigned long long domain = strtoull(argv[3], NULL, 0), got = 0;
+	unsigned int seed = strtoul(argv[4], NULL, 0);
+	bool is_ref = !strcmp(argv[2], "ref");
+	size_t pages = is_ref ? 2 * NR_REF : NR_REF, i;
+	char *p, *copy, *ref, c;
+	uint64_t x = seed;
+	double start;
+
+	pagesize = getpagesize();
+	if (prctl(PR_SET_KSM_DOMAIN, PR_KSM_DOMAIN_JOIN, domain, 0, 0) ||
+	    prctl(PR_GET_KSM_DOMAIN, &got, 0, 0, 0) || got != domain)
+		return 10;
+	p = map_mergeable(pages);
+	copy = malloc(pages * pagesize);
+	ref = malloc(pagesize);
+	if (!copy || !ref)
+		return 11;
+	for (i = 0; i < NR_REF; i++) {
+		size_t b;
+
+		/* Half of each 64 bytes zero: zswap stores it unpatched too. */
+		fill_ref(ref, seed, i);
+		for (b = 0; b < pagesize; b += 64)
+			memset(ref + b + 32, 0, 32);
+		if (is_ref) {
+			memcpy(p + i * pagesize, ref, pagesize);
+			memcpy(p + (NR_REF + i) * pagesize, ref, pagesize);
+		} else {
+			make_similar(p + i * pagesize, ref, &x);
+		}
+	}
+	memcpy(copy, p, pages * pagesize);
+	start = now();
+	while (is_ref && merging_pages() < 2 * NR_REF) {
+		if (now() - start > TIMEOUT)
+			return 12;
+		usleep(20000);
+	}
+	printf("%p\n", p);
+	fflush(stdout);
+	if (read(0, &c, 1) < 0)
+		return 13;
+	return memcmp(copy, p, pages * pagesize) ? 14 : 0;
+}
+
+/**
+ * struct member - a process of domain_member(), seen from the test
+ * @pid: its pid
+ * @addr: its region, in its address space
+ * @go: write end of its stdin
+ */
+struct member {
+	pid_t pid;
+	char *addr;
+	int go;
+};
+
+static bool start_member(struct member *m, const char *role,
+			 unsigned long long domain, unsigned int seed)
+{
+	char dom[32], sd[16], line[64];
+	int in[2], out[2];
+	ssize_t n;
+
+	snprintf(dom, sizeof(dom), "%llu", domain);
+	snprintf(sd, sizeof(sd), "%u", seed);
+	if (pipe(in) || pipe(out))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	m->pid = fork();
+	if (m->pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!m->pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execl("/proc/self/exe", "ksm_patch_tests", "--domain-member",
+		      role, dom, sd, (char *)NULL);
+		_exit(15);
+	}
+	close(in[0]);
+	close(out[1]);
+	m->go = in[1];
+	n = read(out[0], line, sizeof(line) - 1);
+	close(out[0]);
+	m->addr = NULL;
+	if (n > 0) {
+		line[n] = 0;
+		if (sscanf(line, "%p", (void **)&m->addr) != 1)
+			m->addr = NULL;
+	}
+	if (!m->addr)
+		ksft_print_msg("%s process of domain %llu did not start\n", role,
+			       domain);
+	return m->addr;
+}
+
+/* Let the member check its region and exit: true if it read back intact. */
+static bool finish_member(struct member *m, const char *role)
+{
+	int status;
+
+	if (write(m->go, "x", 1) != 1)
+		ksft_print_msg("%s: write: %s\n", role, strerror(errno));
+	close(m->go);
+	if (waitpid(m->pid, &status, 0) != m->pid)
+		return false;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		ksft_print_msg("%s process: status 0x%x\n", role, status);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * With merge_domains=prctl, a process in domain 1001 holds KSM pages;
+ * another, in the same domain or in domain 1002, has pages similar to
+ * them that go cold.  In the same domain they are patched as without
+ * domains; in another domain none is patched (that would tell the second
+ * process how much of the first one's pages it guessed): they are
+ * compressed on their own.  Both read back byte for byte.
+ */
+static void test_domains(bool same)
+{
+	const char *what = same ? "same domain" : "other domain";
+	struct member ref = { .pid = -1 }, sim = { .pid = -1 };
+	long patched, out, out0;
+	struct tier_run before;
+	int present = -1;
+	double start;
+	bool ok;
+
+	if (access(KSM_DIR "merge_domains", F_OK)) {
+		ksft_test_result_skip("%s: kernel without merge domains\n", what);
+		return;
+	}
+	knob_set("cold_compress", 0);
+	knob_set("patch_tier", 1);
+	if (!saved_policy[0]) {
+		char buf[64], *b;
+
+		/* "[none] prctl": the word in brackets is in force. */
+		if (knob_read_str("merge_domains", buf, sizeof(buf)))
+			ksft_exit_fail_msg("merge_domains: cannot read\n");
+		b = strchr(buf, '[');
+		if (!b)
+			ksft_exit_fail_msg("merge_domains: %s\n", buf);
+		b++;
+		b[strcspn(b, "]")] = 0;
+		snprintf(saved_policy, sizeof(saved_policy), "%s", b);
+	}
+	if (set_policy("prctl")) {
+		ksft_test_result_fail("%s: merge_domains=prctl refused\n", what);
+		return;
+	}
+	ok = start_member(&ref, "ref", 1001, 21);
+	tier_snap(&before);
+	out0 = knob("cold_pages_compressed");
+	ok = ok && start_member(&sim, "similar", same ? 1001 : 1002, 21);
+	if (ok) {
+		knob_set("cold_compress", 1);
+		start = now();
+		do {
+			present = count_present(sim.pid, sim.addr, NR_REF);
+			if (present <= NR_REF / 20)
+				break;
+			usleep(50000);
+		} while (now() - start < TIMEOUT);
+		wait_full_scans(2);
+		present = count_present(sim.pid, sim.addr, NR_REF);
+	}
+	patched = knob("patch_pages") - before.pages;
+	out = knob("cold_pages_compressed") - out0;
+	knob_set("cold_compress", 0);
+	ksft_print_msg("%s: %d/%d present, %ld pushed, %ld patched\n", what,
+		       present, NR_REF, out, patched);
+	ok = ok && present <= NR_REF / 20 &&
+	     (same ? patched >= NR_REF * 90 / 100 :
+		     patched == 0 && out >= NR_REF * 95 / 100);
+	if (sim.pid > 0)
+		ok &= finish_member(&sim, "similar");
+	if (ref.pid > 0)
+		ok &= finish_member(&ref, "ref");
+	wait_full_scans(2);
+	ksft_test_result(ok, "%s: %s, read back intact\n", what,
+			 same ? "similar pages patched" :
+				"no page patched across domains");
+}
+
+int main(int argc, char **argv)
 {
 	char *anchor;
 	size_t i;
 
+	if (argc == 5 && !strcmp(argv[1], "--domain-member"))
+		return domain_member(argv);
 	ksft_print_header();
 	pagesize = getpagesize();
 	if (getuid())
@@ -1726,7 +1974,7 @@ int main(void)
 		ksft_exit_skip("kernel without zswap\n");
 	if (pagesize != 4096)
 		ksft_exit_skip("the bounds below assume 4 KiB pages\n");
-	ksft_set_plan(17);
+	ksft_set_plan(19);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -1775,6 +2023,8 @@ int main(void)
 	test_unmerge();
 	test_migrate();
 	test_offline();
+	test_domains(true);
+	test_domains(false);
 
 	ksft_finished();
 }

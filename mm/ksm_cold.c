@@ -47,7 +47,8 @@
  * Whether a page came back (a refault: it was accessed within the cold
  * threshold after the push) and which pages zswap refused (they compress
  * poorly; not retried until their content changes) is kept per mm in an
- * xarray, since the rmap_item of a page that left is freed.  When
+ * xarray, since the rmap_item of a page that left is freed; its nodes
+ * are charged to the mm's memory cgroup (mm/ksm_charge.h).  When
  * more than 1 in KSM_COLD_REFAULT_RATIO pushed pages fault back in, ksmd
  * raises the cold threshold (backoff) and lowers it again once refaults
  * stop.
@@ -94,6 +95,7 @@
 #include <asm/tlbflush.h>
 
 #include "internal.h"
+#include "ksm_charge.h"
 #include "ksm_cold.h"
 
 DEFINE_STATIC_KEY_FALSE(ksm_cold_key);
@@ -334,11 +336,12 @@ static int ksm_cold_record(struct ksm_cold_slot *cs, unsigned long addr,
 	void *old;
 
 	if (!cs->ready) {
-		xa_init(&cs->pages);
+		/* Its first try at a node, under the lock, is charged too. */
+		xa_init_flags(&cs->pages, XA_FLAGS_ACCOUNT);
 		cs->ready = true;
 	}
 	old = xa_store(&cs->pages, addr >> PAGE_SHIFT, xa_mk_value(value),
-		       GFP_KERNEL);
+		       KSM_CHARGE_GFP);
 	if (xa_is_err(old))
 		return xa_err(old);
 	*replaced_out = ksm_cold_entry_out(old);
@@ -888,6 +891,7 @@ bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 /**
  * ksm_cold_push() - push the page ksm_cold_visit() isolated into zswap
  * @cs: cold state of the mm
+ * @mm: the mm, whose memory cgroup is charged for the record of the page
  * @addr: user address of the page
  * @checksum: its checksum, remembered if zswap refuses the page
  *
@@ -895,12 +899,14 @@ bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
  * writeback disabled a page zswap refuses stays in memory, unmapped, in
  * the swap cache.  Either way ksmd then forgets the page's rmap_item.
  */
-void ksm_cold_push(struct ksm_cold_slot *cs, unsigned long addr,
-		   u32 checksum)
+void ksm_cold_push(struct ksm_cold_slot *cs, struct mm_struct *mm,
+		   unsigned long addr, u32 checksum)
 {
 	bool replaced_out = false;
+	struct ksm_charge charge;
 	unsigned long value;
 	bool out;
+	int err;
 
 	if (list_empty(&ksm_cold_folios))
 		return;
@@ -914,7 +920,10 @@ void ksm_cold_push(struct ksm_cold_slot *cs, unsigned long addr,
 		WRITE_ONCE(ksm_cold_rejected, ksm_cold_rejected + 1);
 	}
 	/* Without memory to remember it, a page out is just not tracked. */
-	if (ksm_cold_record(cs, addr, value, &replaced_out))
+	ksm_charge_begin(&charge, mm);
+	err = ksm_cold_record(cs, addr, value, &replaced_out);
+	ksm_charge_end(&charge);
+	if (err)
 		return;
 	if (out)
 		atomic_long_inc(&ksm_cold_out);

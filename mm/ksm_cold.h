@@ -23,6 +23,7 @@
 
 struct kobject;
 struct folio;
+struct mm_struct;
 struct page;
 struct vm_area_struct;
 
@@ -98,8 +99,8 @@ void ksm_nru_touch(struct ksm_nru *nru);
 bool ksm_cold_visit(struct ksm_cold_slot *cs, struct ksm_nru *nru,
 		    struct page *page, unsigned long addr, bool changed,
 		    bool merged, u32 checksum);
-void ksm_cold_push(struct ksm_cold_slot *cs, unsigned long addr,
-		   u32 checksum);
+void ksm_cold_push(struct ksm_cold_slot *cs, struct mm_struct *mm,
+		   unsigned long addr, u32 checksum);
 void ksm_cold_new_batch(void);
 void ksm_cold_scan_done(void);
 void ksm_cold_forget(void);

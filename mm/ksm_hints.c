@@ -46,6 +46,7 @@
 #include <linux/sysfs.h>
 #include <linux/uio.h>
 
+#include "ksm_charge.h"
 #include "ksm_hints.h"
 
 /*
@@ -769,18 +770,67 @@ void ksm_hint_batch_complete(struct ksm_hint_batch *batch, long res)
  * Rmap_item index
  */
 
-#define KSM_HINT_INDEX_GFP	(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN)
+/*
+ * An index that ran out of memory is built again only this much later: at
+ * its memory cgroup's limit every hint into the mm would rebuild it.
+ */
+#define KSM_HINT_INDEX_RETRY	HZ
 
 /**
  * ksm_hint_index_start() - start an empty index
  * @index: index that is not ready
+ * @mm: the mm of the mm_slot: its memory cgroup is charged for the index
  *
  * The caller then adds every rmap_item of the mm_slot.
+ *
+ * Return: true; false, with nothing done, within KSM_HINT_INDEX_RETRY of
+ * the index running out of memory.
  */
-void ksm_hint_index_start(struct ksm_hint_index *index)
+bool ksm_hint_index_start(struct ksm_hint_index *index, struct mm_struct *mm)
 {
+	if (index->failed &&
+	    time_before(jiffies, index->failed_at + KSM_HINT_INDEX_RETRY))
+		return false;
+	index->failed = false;
 	mt_init(&index->tree);
+	index->mm = mm;
 	index->ready = true;
+	return true;
+}
+
+/* Forget the whole index: memory ran out while it was changed. */
+static void ksm_hint_index_failed(struct ksm_hint_index *index)
+{
+	ksm_hint_index_destroy(index);
+	index->failed = true;
+	index->failed_at = jiffies;
+}
+
+/*
+ * Store @item at @addr's page; the nodes are charged to index->mm's memcg.
+ * mtree_store() would first try to allocate them with a GFP_NOWAIT of its
+ * own, not charged: preallocate them here under the tree's lock, charged
+ * and without waiting, and only if that fails let mtree_store() wait.
+ */
+static int ksm_hint_index_store(struct ksm_hint_index *index,
+				unsigned long addr, void *item)
+{
+	MA_STATE(mas, &index->tree, addr >> PAGE_SHIFT, addr >> PAGE_SHIFT);
+	struct ksm_charge charge;
+	int err;
+
+	ksm_charge_begin(&charge, index->mm);
+	mtree_lock(&index->tree);
+	err = mas_preallocate(&mas, item,
+			      GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT);
+	if (!err)
+		mas_store_prealloc(&mas, item);
+	mtree_unlock(&index->tree);
+	if (err)
+		err = mtree_store(&index->tree, addr >> PAGE_SHIFT, item,
+				  KSM_CHARGE_GFP);
+	ksm_charge_end(&charge);
+	return err;
 }
 
 /**
@@ -789,8 +839,9 @@ void ksm_hint_index_start(struct ksm_hint_index *index)
  * @addr: page-aligned address of the item
  * @item: the rmap_item
  *
- * If memory runs out the index is destroyed: it is rebuilt when a hint
- * next needs it.
+ * If memory runs out, or the memory cgroup of the index's mm is at its
+ * limit, the index is destroyed: it is rebuilt when a hint needs it,
+ * KSM_HINT_INDEX_RETRY later at the earliest.
  *
  * Return: 0, or -ENOMEM if the index had to be destroyed.
  */
@@ -801,10 +852,9 @@ int ksm_hint_index_add(struct ksm_hint_index *index, unsigned long addr,
 
 	if (!index->ready)
 		return 0;
-	err = mtree_store(&index->tree, addr >> PAGE_SHIFT, item,
-			  KSM_HINT_INDEX_GFP);
+	err = ksm_hint_index_store(index, addr, item);
 	if (err)
-		ksm_hint_index_destroy(index);
+		ksm_hint_index_failed(index);
 	return err;
 }
 
@@ -823,10 +873,8 @@ void ksm_hint_index_del(struct ksm_hint_index *index, unsigned long addr)
 	 * caller is about to free: store NULL, which says so, and forget the
 	 * whole index if it fails.
 	 */
-	if (index->ready &&
-	    mtree_store(&index->tree, addr >> PAGE_SHIFT, NULL,
-			KSM_HINT_INDEX_GFP))
-		ksm_hint_index_destroy(index);
+	if (index->ready && ksm_hint_index_store(index, addr, NULL))
+		ksm_hint_index_failed(index);
 }
 
 /**

@@ -175,6 +175,9 @@ void ksm_hint_stack_stats(struct ksm_hint_stack *stack,
 /**
  * struct ksm_hint_index - per-mm index of rmap_items by address
  * @tree: page index (address >> PAGE_SHIFT) to rmap_item
+ * @mm: the mm whose memory cgroup the tree's nodes are charged to
+ * @failed_at: jiffies when @tree last ran out of memory, if @failed
+ * @failed: @tree ran out of memory (or its memory cgroup's limit)
  * @ready: @tree holds every rmap_item of the mm_slot
  *
  * ksmd builds the index of an mm_slot the first time a hint points into
@@ -185,10 +188,13 @@ void ksm_hint_stack_stats(struct ksm_hint_stack *stack,
  */
 struct ksm_hint_index {
 	struct maple_tree tree;
+	struct mm_struct *mm;
+	unsigned long failed_at;
+	bool failed;
 	bool ready;
 };
 
-void ksm_hint_index_start(struct ksm_hint_index *index);
+bool ksm_hint_index_start(struct ksm_hint_index *index, struct mm_struct *mm);
 int ksm_hint_index_add(struct ksm_hint_index *index, unsigned long addr,
 		       void *item);
 void ksm_hint_index_del(struct ksm_hint_index *index, unsigned long addr);

@@ -15,9 +15,10 @@
  * a direct-mapped similarity index (key -> pfn; a newer page takes the
  * slot); KSM pages made before the tier was turned on are entered as
  * ksmd's scan passes them in the next two full scans.  The keys are salted
- * with the merge domain of the page's stable node (mm/ksm_domain.c), and a
- * candidate serves only a page of its own domain: a patch's length would
- * tell a page's owner how much of another tenant's page it guessed.  When
+ * with the merge domain of the page's stable node (mm/ksm_domain.c) and a
+ * random salt, and a candidate serves only a page of its own domain: a
+ * patch's length would tell a page's owner how much of another tenant's
+ * page it guessed.  When
  * the cold-page tier (mm/ksm_cold.c) pushes a cold page into zswap, ksmd
  * first looks the page's keys up, encodes the page against up to
  * patch_candidates KSM pages found, and keeps the smallest patch if it is
@@ -75,6 +76,7 @@
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/random.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
@@ -131,6 +133,8 @@ struct ksm_patch_slot {
  * @best: the smallest patch so far; the pending patch
  * @best_len: its length
  * @ref: the reference the pending patch needs, or NULL
+ * @salt: random, chosen with @index: the index keys of a merge domain are
+ *        the page's keys XOR a hash of the domain seeded with it
  *
  * Allocated when the tier is turned on, freed when it is turned off;
  * under ksm_patch_mutex.
@@ -143,6 +147,7 @@ struct ksm_patch_work {
 	u8 *best;
 	unsigned int best_len;
 	struct ksm_patch_ref *ref;
+	u64 salt;
 };
 
 static struct ksm_patch_work *ksm_patch_work;
@@ -451,14 +456,15 @@ static struct folio *ksm_patch_get_ksm_folio(unsigned long pfn)
 }
 
 /*
- * The index key of @key for pages of merge @domain: a page of one domain
- * finds only KSM pages of its own (ksm_folio_in_domain() checks what a
- * collision of two salted keys would let through).  Domain 0, everyone
- * when merge_domains is "none", keeps the unsalted keys.
+ * What the index keys of pages of merge @domain are XORed with: a page of
+ * one domain finds only KSM pages of its own (ksm_folio_in_domain() checks
+ * what a collision of two salted keys would let through).  Seeded with a
+ * random salt, so that no process can tell which slots another domain's
+ * pages take, domain 0 (everyone's under merge_domains "none") included.
  */
-static u64 ksm_patch_domain_key(u64 key, u64 domain)
+static u64 ksm_patch_domain_salt(const struct ksm_patch_work *w, u64 domain)
 {
-	return domain ? key ^ xxh64(&domain, sizeof(domain), 0) : key;
+	return xxh64(&domain, sizeof(domain), w->salt);
 }
 
 /* Enter @page, the KSM page at @pfn, into @w's index under @domain. */
@@ -466,12 +472,13 @@ static void ksm_patch_index_page(struct ksm_patch_work *w, const void *page,
 				 unsigned long pfn, u64 domain)
 {
 	u64 feat[KSM_PATCH_MAX_HASHES], keys[KSM_PATCH_MAX_KEYS];
+	u64 salt = ksm_patch_domain_salt(w, domain);
 	unsigned int k = ksm_patch_hashes, n, i;
 
 	ksm_patch_features(page, k, feat);
 	n = ksm_patch_keys(feat, k, ksm_patch_hashes_per_key, keys);
 	for (i = 0; i < n; i++) {
-		u64 key = ksm_patch_domain_key(keys[i], domain);
+		u64 key = keys[i] ^ salt;
 		struct ksm_patch_slot *slot;
 
 		slot = &w->index[key & KSM_PATCH_INDEX_MASK];
@@ -707,12 +714,13 @@ static unsigned int ksm_patch_candidates_of(struct ksm_patch_work *w,
 					    unsigned int max)
 {
 	u64 feat[KSM_PATCH_MAX_HASHES], keys[KSM_PATCH_MAX_KEYS];
+	u64 salt = ksm_patch_domain_salt(w, domain);
 	unsigned int k = ksm_patch_hashes, n, i, j, nr = 0;
 
 	ksm_patch_features(page, k, feat);
 	n = ksm_patch_keys(feat, k, ksm_patch_hashes_per_key, keys);
 	for (i = 0; i < n && nr < max; i++) {
-		u64 key = ksm_patch_domain_key(keys[i], domain);
+		u64 key = keys[i] ^ salt;
 		struct ksm_patch_slot *slot;
 
 		slot = &w->index[key & KSM_PATCH_INDEX_MASK];
@@ -978,6 +986,7 @@ static struct ksm_patch_work *ksm_patch_work_alloc(void)
 		ksm_patch_work_free(w);
 		return NULL;
 	}
+	w->salt = get_random_u64();
 	return w;
 }
 

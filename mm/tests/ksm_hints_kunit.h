@@ -507,7 +507,7 @@ static void ksm_hints_test_index(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, ksm_hint_index_add(&index, PAGE_SIZE, &items[1]),
 			0);
-	ksm_hint_index_start(&index);
+	ksm_hint_index_start(&index, NULL);
 	KUNIT_ASSERT_EQ(test, ksm_hint_index_add(&index, 1 * PAGE_SIZE, &items[1]), 0);
 	KUNIT_ASSERT_EQ(test, ksm_hint_index_add(&index, 5 * PAGE_SIZE, &items[5]), 0);
 	KUNIT_ASSERT_EQ(test, ksm_hint_index_add(&index, 9 * PAGE_SIZE, &items[9]), 0);
@@ -527,6 +527,17 @@ static void ksm_hints_test_index(struct kunit *test)
 
 	ksm_hint_index_destroy(&index);
 	KUNIT_EXPECT_FALSE(test, index.ready);
+
+	/* Out of memory: not rebuilt until KSM_HINT_INDEX_RETRY passed. */
+	KUNIT_ASSERT_TRUE(test, ksm_hint_index_start(&index, NULL));
+	ksm_hint_index_failed(&index);
+	KUNIT_EXPECT_FALSE(test, index.ready);
+	KUNIT_EXPECT_FALSE(test, ksm_hint_index_start(&index, NULL));
+	KUNIT_EXPECT_FALSE(test, index.ready);
+	index.failed_at = jiffies - KSM_HINT_INDEX_RETRY - 1;
+	KUNIT_EXPECT_TRUE(test, ksm_hint_index_start(&index, NULL));
+	KUNIT_EXPECT_TRUE(test, index.ready);
+	ksm_hint_index_destroy(&index);
 }
 
 /*

@@ -349,7 +349,8 @@ static void ksm_patch_test_no_stable_node(struct kunit *test)
 /*
  * The index finds a KSM page only for pages of its own merge domain:
  * another domain's keys miss it, domain 0's (everyone's when domains are
- * off) included, and domain 0 keeps the keys the index had before domains.
+ * off) included; domain 0 finds its own.  Every domain's keys are salted,
+ * and differently in another index.
  */
 static void ksm_patch_test_domain(struct kunit *test)
 {
@@ -357,10 +358,16 @@ static void ksm_patch_test_domain(struct kunit *test)
 	struct ksm_patch_skt *t = skt_init(test);
 	void *ref = folio_address(t->ref);
 	unsigned long pfns[KSM_PATCH_MAX_CANDIDATES];
+	struct ksm_patch_work *other = ksm_patch_work_alloc();
 	unsigned int i, nr;
 
-	KUNIT_EXPECT_EQ(test, ksm_patch_domain_key(0x1234, 0), 0x1234ULL);
-	KUNIT_EXPECT_NE(test, ksm_patch_domain_key(0x1234, 1001), 0x1234ULL);
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	KUNIT_EXPECT_NE(test, ksm_patch_domain_salt(t->w, 0), 0ULL);
+	KUNIT_EXPECT_NE(test, ksm_patch_domain_salt(t->w, 0),
+			ksm_patch_domain_salt(t->w, 1001));
+	KUNIT_EXPECT_NE(test, ksm_patch_domain_salt(t->w, 1001),
+			ksm_patch_domain_salt(other, 1001));
+	ksm_patch_work_free(other);
 	ksm_patch_index_page(t->w, ref, 77, 1001);
 	nr = ksm_patch_candidates_of(t->w, ref, 1001, pfns, ARRAY_SIZE(pfns));
 	KUNIT_EXPECT_EQ(test, nr, 1U);

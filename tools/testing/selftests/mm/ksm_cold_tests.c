@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/wait.h>
 #include <linux/loop.h>
@@ -36,6 +37,8 @@
 #define KSM_DIR		"/sys/kernel/mm/ksm/"
 #define ZSWAP_ENABLED	"/sys/module/zswap/parameters/enabled"
 #define CG_WRITEBACK	"/sys/fs/cgroup/memory.zswap.writeback"
+#define CG_DIR		"/sys/fs/cgroup/ksm_cold_tests"
+#define NR_CHARGED	8192	/* pages whose record is charged */
 #define NR_PAGES	1024	/* pages of the compressible region */
 #define NR_POOR		256	/* pages of random data */
 #define SWAP_MB		64
@@ -131,6 +134,7 @@ static void cleanup(void)
 		close(loop_fd);
 	if (swap_file[0])
 		unlink(swap_file);
+	rmdir(CG_DIR);
 	for (i = ARRAY_SIZE(saved_knobs) - 1; i >= 0; i--)
 		if (saved_values[i][0])
 			knob_write(saved_knobs[i], saved_values[i]);
@@ -313,15 +317,18 @@ static int count_present(pid_t pid, const char *p, size_t pages)
 	return n;
 }
 
-/* Wait until at most @target pages are present; return the last count. */
-static int wait_present_below(const char *p, size_t pages, int target,
-			      double *took)
+/*
+ * Wait until at most @target pages are present in process @pid; return
+ * the last count.
+ */
+static int wait_present_below(pid_t pid, const char *p, size_t pages,
+			      int target, double *took)
 {
 	double start = now();
 	int present;
 
 	do {
-		present = count_present(getpid(), p, pages);
+		present = count_present(pid, p, pages);
 		if (present <= target)
 			break;
 		usleep(50000);
@@ -332,15 +339,21 @@ static int wait_present_below(const char *p, size_t pages, int target,
 
 /*
  * Turn the tier on with short ages and wait until at most 5 % of the
- * @pages at @p are present; return how many are.
+ * @pages at @p in process @pid are present; return how many are.
  */
-static int push_cold(const char *p, size_t pages, double *took)
+static int push_cold_of(pid_t pid, const char *p, size_t pages,
+			double *took)
 {
 	knob_set("nru_idle_secs", 1);
 	knob_set("nru_cold_secs", 2);
 	knob_set("cold_compress_pages", 256);
 	knob_set("cold_compress", 1);
-	return wait_present_below(p, pages, pages / 20, took);
+	return wait_present_below(pid, p, pages, pages / 20, took);
+}
+
+static int push_cold(const char *p, size_t pages, double *took)
+{
+	return push_cold_of(getpid(), p, pages, took);
 }
 
 /* Swap space for slots only: a loop device on a file in /tmp (tmpfs). */
@@ -872,7 +885,7 @@ static void test_unmapped(void)
 	knob_set("cold_compress_pages", 256);
 	knob_set("cold_compress", 1);
 	/* All out, or as many as go; then no push is in flight. */
-	wait_present_below(p, NR_PAGES, 0, &took);
+	wait_present_below(getpid(), p, NR_PAGES, 0, &took);
 	ok = wait_full_scans(2);
 	pushed = knob("cold_pages_compressed") - compressed;
 	out = knob("cold_pages_out");
@@ -1114,6 +1127,100 @@ static void test_smart_scan(void)
 	ksft_test_result(ok, "smart_scan skips about as much, tier on; skipped pages not aged\n");
 }
 
+/* The value of @key in the "key value" lines of @path, or -1. */
+static long stat_value(const char *path, const char *key)
+{
+	char name[64];
+	long val = -1, v;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", name, &v) == 2)
+		if (!strcmp(name, key)) {
+			val = v;
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+/*
+ * The record of the pages ksmd pushed out of a process (an xarray, a
+ * few bytes per page) is charged to the process's memory cgroup, not to
+ * ksmd's: a child in a cgroup of its own has NR_CHARGED pages pushed, and
+ * the cgroup's slab grows by at least half the record's leaf nodes (576
+ * bytes per 64 pages on 64-bit); it shrinks again when the child exits,
+ * and the cgroup can be removed.
+ */
+static void test_memcg_records(void)
+{
+	long slab0, slab = -1, grown = 0, want, pushed;
+	long compressed = knob("cold_pages_compressed");
+	int ready[2], status, present, i;
+	double took, start;
+	char *p, c;
+	pid_t pid;
+	bool ok;
+
+	if (knob_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
+	    (mkdir(CG_DIR, 0755) && errno != EEXIST) ||
+	    knob_write(CG_DIR "/memory.zswap.writeback", "0")) {
+		ksft_test_result_skip("no memory cgroup with zswap: %s\n",
+				      strerror(errno));
+		return;
+	}
+	knob_set("cold_compress", 0);
+	p = map_mergeable(NR_CHARGED);
+	if (pipe(ready))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!pid) {
+		char buf[16];
+
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		if (knob_write(CG_DIR "/cgroup.procs", buf))
+			_exit(1);
+		/* Faulted in the cgroup: the pages are its own. */
+		fill_text(p, NR_CHARGED, 9);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	ok = read(ready[0], &c, 1) == 1;
+	close(ready[0]);
+	munmap(p, NR_CHARGED * pagesize);
+	/* memcg statistics are flushed every 2 seconds at the latest. */
+	usleep(2500000);
+	slab0 = stat_value(CG_DIR "/memory.stat", "slab");
+	present = push_cold_of(pid, p, NR_CHARGED, &took);
+	pushed = knob("cold_pages_compressed") - compressed;
+	want = pushed / 64 * 576 / 2;
+	for (start = now(); now() - start < 5; usleep(100000)) {
+		slab = stat_value(CG_DIR "/memory.stat", "slab");
+		grown = slab - slab0;
+		if (grown >= want)
+			break;
+	}
+	ksft_print_msg("memcg records: %d/%d present after %.1fs, %ld pushed\n",
+		       present, NR_CHARGED, took, pushed);
+	ksft_print_msg("memcg records: cgroup slab %ld -> %ld (+%ld, want %ld)\n",
+		       slab0, slab, grown, want);
+	ok &= slab0 >= 0 && present <= NR_CHARGED / 20 &&
+	      pushed >= NR_CHARGED * 95 / 100 && grown >= want;
+	knob_set("cold_compress", 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	for (i = 0; i < 50 && rmdir(CG_DIR); i++)
+		usleep(100000);
+	ok &= access(CG_DIR, F_OK) != 0;
+	ksft_test_result(ok, "records of pushed pages charged to the process's memory cgroup\n");
+}
+
 int main(void)
 {
 	size_t i;
@@ -1126,7 +1233,7 @@ int main(void)
 		ksft_exit_skip("kernel without the KSM cold-page tier\n");
 	if (access(ZSWAP_ENABLED, F_OK))
 		ksft_exit_skip("kernel without zswap\n");
-	ksft_set_plan(13);
+	ksft_set_plan(14);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -1161,6 +1268,7 @@ int main(void)
 	test_duplicates();
 	test_counters();
 	test_smart_scan();
+	test_memcg_records();
 
 	ksft_finished();
 }

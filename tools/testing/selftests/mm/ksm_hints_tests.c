@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -40,6 +41,8 @@
 #define NR_PAGES	64		/* pages per reader buffer */
 #define BALLAST_MB	256		/* unrelated mergeable memory */
 #define MERGE_TIMEOUT	20		/* seconds */
+#define CG_DIR		"/sys/fs/cgroup/ksm_hints_tests"
+#define NR_CHARGED	8192		/* pages of the charged index */
 
 static size_t pagesize;
 /* Only the test process restores the system, not its forked children. */
@@ -59,12 +62,11 @@ static const char * const saved_knobs[] = {
 
 static char saved_values[ARRAY_SIZE(saved_knobs)][32];
 
-static int knob_write(const char *name, const char *val)
+/* Write @val to the file at @path: 0 or a negative errno. */
+static int file_write(const char *path, const char *val)
 {
-	char path[128];
 	int fd, ret;
 
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -errno;
@@ -72,6 +74,14 @@ static int knob_write(const char *name, const char *val)
 	ret = ret < 0 ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+static int knob_write(const char *name, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	return file_write(path, val);
 }
 
 static int knob_read_str(const char *name, char *buf, size_t len)
@@ -131,6 +141,7 @@ static void cleanup(void)
 	}
 	if (file_fd >= 0)
 		unlink(file_path);
+	rmdir(CG_DIR);
 	restore_knobs();
 }
 
@@ -1168,6 +1179,106 @@ static void test_refilled(void)
 	ksft_test_result(ok, "merges a read breaks at once are counted, the mm falls back\n");
 }
 
+/* The value of @key in the "key value" lines of @path, or -1. */
+static long stat_value(const char *path, const char *key)
+{
+	char name[64];
+	long val = -1, v;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", name, &v) == 2)
+		if (!strcmp(name, key)) {
+			val = v;
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+/*
+ * The index ksmd keeps of a hinted process's rmap_items (a maple tree,
+ * 16 to 32 bytes per page) is charged to the process's memory cgroup,
+ * not to ksmd's: a child in a cgroup of its own reads NR_CHARGED pages
+ * into mergeable memory, and once ksmd indexed them the cgroup's slab
+ * grew by at least 8 bytes per page; the cgroup can be removed after the
+ * child exits.
+ */
+static void test_memcg_index(void)
+{
+	size_t len = NR_CHARGED * pagesize, off;
+	int go[2], ready[2], status, fd, i;
+	long slab0, slab = -1, grown = 0;
+	long want = NR_CHARGED * 8L;
+	char *data, c;
+	double start;
+	pid_t pid;
+	bool ok;
+
+	if (file_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
+	    (mkdir(CG_DIR, 0755) && errno != EEXIST)) {
+		ksft_test_result_skip("no memory cgroup: %s\n", strerror(errno));
+		return;
+	}
+	fd = stream_file(NR_CHARGED, &data);
+	if (pipe(go) || pipe(ready))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!pid) {
+		char buf[16], *p;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		if (file_write(CG_DIR "/cgroup.procs", buf))
+			_exit(1);
+		p = map_mergeable(NR_CHARGED);
+		if (write(ready[1], "x", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(2);
+		for (off = 0; off < len; off += NR_PAGES * pagesize)
+			if (pread(fd, p + off, NR_PAGES * pagesize, off) !=
+			    (ssize_t)(NR_PAGES * pagesize))
+				_exit(3);
+		if (memcmp(p, data, len))
+			_exit(4);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(5);
+		pause();
+		_exit(0);
+	}
+	ok = read(ready[0], &c, 1) == 1;
+	/* memcg statistics are flushed every 2 seconds at the latest. */
+	usleep(2500000);
+	slab0 = stat_value(CG_DIR "/memory.stat", "slab");
+	ok &= write(go[1], "x", 1) == 1 && read(ready[0], &c, 1) == 1;
+	/* The linear scan's rmap_items join the index of a hinted mm too. */
+	ok &= wait_full_scans(3);
+	for (start = now(); now() - start < 5; usleep(100000)) {
+		slab = stat_value(CG_DIR "/memory.stat", "slab");
+		grown = slab - slab0;
+		if (grown >= want)
+			break;
+	}
+	ksft_print_msg("memcg index: cgroup slab %ld -> %ld (+%ld, want %ld)\n",
+		       slab0, slab, grown, want);
+	ok &= slab0 >= 0 && grown >= want;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	ok &= WIFSIGNALED(status);
+	for (i = 0; i < 50 && rmdir(CG_DIR); i++)
+		usleep(100000);
+	ok &= access(CG_DIR, F_OK) != 0;
+	close(fd);
+	free(data);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+	ksft_test_result(ok, "index of a hinted process charged to its memory cgroup\n");
+}
+
 int main(void)
 {
 	size_t i;
@@ -1179,7 +1290,7 @@ int main(void)
 		ksft_exit_skip("needs root\n");
 	if (access(KSM_DIR "io_hints", F_OK))
 		ksft_exit_skip("kernel without KSM I/O hints\n");
-	ksft_set_plan(6 + NR_PATHS * 2);
+	ksft_set_plan(7 + NR_PATHS * 2);
 
 	for (i = 0; i < ARRAY_SIZE(saved_knobs); i++)
 		if (knob_read_str(saved_knobs[i], saved_values[i],
@@ -1217,6 +1328,7 @@ int main(void)
 	test_refilled();
 	stop_ballast();
 	test_nothing_found();
+	test_memcg_index();
 
 	ksft_finished();
 }

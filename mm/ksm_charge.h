@@ -14,12 +14,12 @@
 /*
  * How ksmd allocates what it keeps for a process, between
  * ksm_charge_begin() and ksm_charge_end(): charged to the process's
- * memory cgroup; at that cgroup's limit after one attempt at reclaim and
- * never an OOM kill, the allocation fails and the caller does without,
- * so that a tenant at its limit does not stall ksmd for everyone.
+ * memory cgroup, never waiting: at that cgroup's limit (or its
+ * memory.high) ksmd neither reclaims for it nor sleeps, nor OOM-kills;
+ * the allocation fails and the caller does without.  A tenant at its
+ * limit must not stall ksmd, which holds ksm_thread_mutex, for everyone.
  */
-#define KSM_CHARGE_GFP	(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN | \
-			 __GFP_ACCOUNT)
+#define KSM_CHARGE_GFP	(GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT)
 
 /**
  * struct ksm_charge - the memory cgroup ksmd charges for a while

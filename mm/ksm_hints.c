@@ -810,7 +810,8 @@ static void ksm_hint_index_failed(struct ksm_hint_index *index)
  * Store @item at @addr's page; the nodes are charged to index->mm's memcg.
  * mtree_store() would first try to allocate them with a GFP_NOWAIT of its
  * own, not charged: preallocate them here under the tree's lock, charged
- * and without waiting, and only if that fails let mtree_store() wait.
+ * and without waiting (KSM_CHARGE_GFP).  If that fails the store fails:
+ * an uncharged retry would let a tenant at its limit escape it.
  */
 static int ksm_hint_index_store(struct ksm_hint_index *index,
 				unsigned long addr, void *item)
@@ -821,14 +822,10 @@ static int ksm_hint_index_store(struct ksm_hint_index *index,
 
 	ksm_charge_begin(&charge, index->mm);
 	mtree_lock(&index->tree);
-	err = mas_preallocate(&mas, item,
-			      GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT);
+	err = mas_preallocate(&mas, item, KSM_CHARGE_GFP);
 	if (!err)
 		mas_store_prealloc(&mas, item);
 	mtree_unlock(&index->tree);
-	if (err)
-		err = mtree_store(&index->tree, addr >> PAGE_SHIFT, item,
-				  KSM_CHARGE_GFP);
 	ksm_charge_end(&charge);
 	return err;
 }
@@ -917,6 +914,16 @@ void *ksm_hint_index_find(struct ksm_hint_index *index, unsigned long addr,
 /* The hint ksmd is working through; ksmd only (ksm_thread_mutex). */
 static struct ksm_hint ksm_hint_cursor;
 
+/*
+ * Batches the hint in ksm_hint_cursor waited so far for a page that could
+ * not be merged yet (still pinned by the read, or in a per-cpu LRU batch
+ * that may not be drained before KSM_HINTS_DRAIN_INTERVAL passed), of
+ * KSM_HINT_DEFER_MAX at most: a page pinned for long (by a device, say) is
+ * then visited, and not merged, rather than hold up every hint behind it.
+ */
+#define KSM_HINT_DEFER_MAX	8
+static unsigned int ksm_hint_defers;
+
 /**
  * ksm_hints_forget() - drop the hint in progress and what hints yielded
  *
@@ -926,6 +933,7 @@ static struct ksm_hint ksm_hint_cursor;
 void ksm_hints_forget(void)
 {
 	ksm_hint_cursor.nr_pages = 0;
+	ksm_hint_defers = 0;
 	ksm_hints_yield = KSM_HINTS_YIELD_ONE;
 	ksm_hints_credit = KSM_HINTS_CREDIT_MAX;
 }
@@ -1056,11 +1064,13 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 				  ksm_hints_yield, ksm_hints_credit);
 	while (used < budget) {
 		unsigned long merged = 0, fresh = 0;
+		bool defer;
 		long visited;
 
 		if (!ksm_hint_cursor.nr_pages) {
 			bool popped = false;
 
+			ksm_hint_defers = 0;
 			rcu_read_lock();
 			stack = rcu_dereference(ksm_hints);
 			if (stack)
@@ -1070,11 +1080,26 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 			if (!popped)
 				break;
 		}
+		defer = ksm_hint_defers < KSM_HINT_DEFER_MAX;
 		visited = ksm_scan_hint(ksm_hint_cursor.mm,
 					ksm_hint_cursor.start,
 					min(ksm_hint_cursor.nr_pages,
 					    budget - used), &merged, &fresh,
-					&drained);
+					&drained, &defer);
+		if (defer) {
+			/*
+			 * A page that cannot be merged yet: the rest of the
+			 * hint waits for the next batch.
+			 */
+			ksm_hint_defers++;
+			visited_all += visited;
+			merged_all += merged;
+			fresh_all += fresh;
+			ksm_hint_cursor.start += visited << PAGE_SHIFT;
+			ksm_hint_cursor.nr_pages -= visited;
+			used += visited;
+			break;
+		}
 		if (visited <= 0) {
 			ksm_hints_stale++;
 			ksm_hint_cursor.nr_pages = 0;

@@ -228,7 +228,7 @@ void ksm_hint_merge_broken(struct ksm_hint_yield *yield, unsigned long seqnr);
  */
 long ksm_scan_hint(struct mm_struct *mm, unsigned long start,
 		   unsigned long nr_pages, unsigned long *merged,
-		   unsigned long *fresh, bool *drained);
+		   unsigned long *fresh, bool *drained, bool *defer);
 void ksm_hints_quiesce(void);
 
 /*

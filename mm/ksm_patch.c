@@ -134,7 +134,7 @@ struct ksm_patch_slot {
  * @best_len: its length
  * @ref: the reference the pending patch needs, or NULL
  * @salt: random, chosen with @index: the index keys of a merge domain are
- *        the page's keys XOR a hash of the domain seeded with it
+ *        the page's keys hashed with a seed derived from it and the domain
  *
  * Allocated when the tier is turned on, freed when it is turned off;
  * under ksm_patch_mutex.
@@ -456,15 +456,25 @@ static struct folio *ksm_patch_get_ksm_folio(unsigned long pfn)
 }
 
 /*
- * What the index keys of pages of merge @domain are XORed with: a page of
- * one domain finds only KSM pages of its own (ksm_folio_in_domain() checks
- * what a collision of two salted keys would let through).  Seeded with a
- * random salt, so that no process can tell which slots another domain's
- * pages take, domain 0 (everyone's under merge_domains "none") included.
+ * The seed of the index keys of pages of merge @domain: a page of one
+ * domain finds only KSM pages of its own (ksm_folio_in_domain() checks
+ * what a collision of two keys would let through).  Derived from a random
+ * salt, so that no process can tell which slots another domain's pages
+ * take, domain 0 (everyone's under merge_domains "none") included.
  */
 static u64 ksm_patch_domain_salt(const struct ksm_patch_work *w, u64 domain)
 {
 	return xxh64(&domain, sizeof(domain), w->salt);
+}
+
+/*
+ * The index key of similarity key @key under @seed: hashed again, not
+ * XORed, so that two keys that share a slot in one domain do not share
+ * one in every domain.
+ */
+static u64 ksm_patch_index_key(u64 key, u64 seed)
+{
+	return xxh64(&key, sizeof(key), seed);
 }
 
 /* Enter @page, the KSM page at @pfn, into @w's index under @domain. */
@@ -478,7 +488,7 @@ static void ksm_patch_index_page(struct ksm_patch_work *w, const void *page,
 	ksm_patch_features(page, k, feat);
 	n = ksm_patch_keys(feat, k, ksm_patch_hashes_per_key, keys);
 	for (i = 0; i < n; i++) {
-		u64 key = keys[i] ^ salt;
+		u64 key = ksm_patch_index_key(keys[i], salt);
 		struct ksm_patch_slot *slot;
 
 		slot = &w->index[key & KSM_PATCH_INDEX_MASK];
@@ -720,7 +730,7 @@ static unsigned int ksm_patch_candidates_of(struct ksm_patch_work *w,
 	ksm_patch_features(page, k, feat);
 	n = ksm_patch_keys(feat, k, ksm_patch_hashes_per_key, keys);
 	for (i = 0; i < n && nr < max; i++) {
-		u64 key = keys[i] ^ salt;
+		u64 key = ksm_patch_index_key(keys[i], salt);
 		struct ksm_patch_slot *slot;
 
 		slot = &w->index[key & KSM_PATCH_INDEX_MASK];

@@ -1248,6 +1248,8 @@ static void test_memcg_index(void)
 		pause();
 		_exit(0);
 	}
+	close(ready[1]);
+	close(go[0]);
 	ok = read(ready[0], &c, 1) == 1;
 	/* memcg statistics are flushed every 2 seconds at the latest. */
 	usleep(2500000);
@@ -1267,15 +1269,20 @@ static void test_memcg_index(void)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	ok &= WIFSIGNALED(status);
+	/* The exit frees the index: the charge goes with it. */
+	for (start = now(); now() - start < 5; usleep(100000))
+		if (stat_value(CG_DIR "/memory.stat", "slab") < slab - want)
+			break;
+	ksft_print_msg("memcg index: after exit, cgroup slab %ld\n",
+		       stat_value(CG_DIR "/memory.stat", "slab"));
+	ok &= stat_value(CG_DIR "/memory.stat", "slab") < slab - want;
 	for (i = 0; i < 50 && rmdir(CG_DIR); i++)
 		usleep(100000);
 	ok &= access(CG_DIR, F_OK) != 0;
 	close(fd);
 	free(data);
-	close(go[0]);
 	close(go[1]);
 	close(ready[0]);
-	close(ready[1]);
 	ksft_test_result(ok, "index of a hinted process charged to its memory cgroup\n");
 }
 

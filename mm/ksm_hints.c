@@ -915,14 +915,16 @@ void *ksm_hint_index_find(struct ksm_hint_index *index, unsigned long addr,
 static struct ksm_hint ksm_hint_cursor;
 
 /*
- * Batches the hint in ksm_hint_cursor waited so far for a page that could
- * not be merged yet (still pinned by the read, or in a per-cpu LRU batch
- * that may not be drained before KSM_HINTS_DRAIN_INTERVAL passed), of
- * KSM_HINT_DEFER_MAX at most: a page pinned for long (by a device, say) is
- * then visited, and not merged, rather than hold up every hint behind it.
+ * The hint in ksm_hint_cursor may wait for a page in a per-cpu LRU batch
+ * (ksm_scan_hint()) until the batches may be drained again (every
+ * KSM_HINTS_DRAIN_INTERVAL, below), and at most KSM_HINT_DEFER_TIME after
+ * it first waited, whatever ksmd's sleep: a page off the LRU for another
+ * reason is then visited, not merged, rather than hold up every hint
+ * behind it.  ksm_hint_deferred: it waited; ksm_hint_deferred_at: since.
  */
-#define KSM_HINT_DEFER_MAX	8
-static unsigned int ksm_hint_defers;
+#define KSM_HINT_DEFER_TIME	(2 * KSM_HINTS_DRAIN_INTERVAL)
+static bool ksm_hint_deferred;
+static unsigned long ksm_hint_deferred_at;
 
 /**
  * ksm_hints_forget() - drop the hint in progress and what hints yielded
@@ -933,7 +935,7 @@ static unsigned int ksm_hint_defers;
 void ksm_hints_forget(void)
 {
 	ksm_hint_cursor.nr_pages = 0;
-	ksm_hint_defers = 0;
+	ksm_hint_deferred = false;
 	ksm_hints_yield = KSM_HINTS_YIELD_ONE;
 	ksm_hints_credit = KSM_HINTS_CREDIT_MAX;
 }
@@ -1070,7 +1072,7 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 		if (!ksm_hint_cursor.nr_pages) {
 			bool popped = false;
 
-			ksm_hint_defers = 0;
+			ksm_hint_deferred = false;
 			rcu_read_lock();
 			stack = rcu_dereference(ksm_hints);
 			if (stack)
@@ -1080,7 +1082,9 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 			if (!popped)
 				break;
 		}
-		defer = ksm_hint_defers < KSM_HINT_DEFER_MAX;
+		defer = !ksm_hint_deferred ||
+			time_before(jiffies, ksm_hint_deferred_at +
+					     KSM_HINT_DEFER_TIME);
 		visited = ksm_scan_hint(ksm_hint_cursor.mm,
 					ksm_hint_cursor.start,
 					min(ksm_hint_cursor.nr_pages,
@@ -1091,7 +1095,10 @@ void ksm_hints_scan(unsigned int pages_to_scan)
 			 * A page that cannot be merged yet: the rest of the
 			 * hint waits for the next batch.
 			 */
-			ksm_hint_defers++;
+			if (!ksm_hint_deferred) {
+				ksm_hint_deferred = true;
+				ksm_hint_deferred_at = jiffies;
+			}
 			visited_all += visited;
 			merged_all += merged;
 			fresh_all += fresh;

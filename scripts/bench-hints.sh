@@ -22,6 +22,10 @@
 #                  cost ksmd (8, about 14 minutes; 0 leaves it out)
 #   HINTS_ALT_PERCENT io_hints_scan_percent for that run (default: as set;
 #                  0: hints recorded, never visited, a control)
+#   HINTS_MODES    modes of the dup runs instead of "stock hints advisor
+#                  pts", any of stock, hints, advisor, pts and domains
+#                  (hints with merge_domains=prctl, readers in domains
+#                  of two: what domains cost ksmd per merged page)
 #   FLAVOUR (bench)
 # The full default matrix takes about 5 hours; HINTS_RUNS=1 with one
 # configuration, HINTS_READCOST=0 and HINTS_ALT_PAIRS=0 about 5 minutes.
@@ -84,13 +88,13 @@ echo "$configs" >"$out/configs"
 log "I/O-hints benchmark: $(wc -w <<<"$configs") configurations x $runs runs per mode in the $flavour kernel (at most $((guest_s / 60)) min) -> $out"
 "$REPO/scripts/boot.sh" -f "$flavour" -m 2048 -c 2 -t "$guest_s" -o "$out" -- \
 	env HINTS_CAP="$cap" HINTS_UNIQUE_SECONDS="$usecs" HINTS_ALT_PAIRS="$alt_pairs" \
-	HINTS_ALT_PERCENT="${HINTS_ALT_PERCENT:-}" \
+	HINTS_ALT_PERCENT="${HINTS_ALT_PERCENT:-}" HINTS_MODES="${HINTS_MODES:-}" \
 	"$REPO/benchmarks/hints/run-guest.sh" "$out/ksm_hints_bench" "$rc" "$runs" $configs ||
 	die "benchmark run failed; partial results in $out"
 python3 "$REPO/benchmarks/hints/summarize.py" "$out" || die "a run read back corrupt data (see $out)"
 for c in $configs; do
 	name=${c//:/-}
-	modes="stock hints pts advisor"
+	modes=${HINTS_MODES:-stock hints pts advisor}
 	[[ $c == unique:* ]] && modes="stock hints"
 	gnuplot -e "dir='$out'; cfg='$name'; modes='$modes'; out='$out/$name.png'" \
 		"$REPO/benchmarks/hints/plot.gp" 2>/dev/null

@@ -20,7 +20,10 @@
  * Modes: stock (io_hints off), hints (io_hints on), advisor (io_hints off,
  * advisor_mode=scan-time with advisor_target_scan_time -T, 10 s: at its
  * default of 200 s the advisor slows a scan of this size down, and merged
- * nothing in 120 s); -p sets pages_to_scan in any mode.
+ * nothing in 120 s), domains (hints with merge_domains=prctl: readers 2k
+ * and 2k+1 in merge domain DOMAIN_BASE + k, the ballast in one of its
+ * own, so the duplicates are those within a pair); -p sets pages_to_scan
+ * in any mode.
  *
  * Mode alt (unique workload only): what hints that find nothing cost ksmd,
  * measured so that an emulated CPU's drift cancels.  ksmd's cost per page
@@ -68,6 +71,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <linux/loop.h>
 
@@ -77,7 +81,15 @@
 #define MAXPROC		16
 
 static int nproc = 2, cap_s = 600, min_s = 20, interval_ms = 100, direct;
-static int hints, advisor, unique;
+static int hints, advisor, unique, domains;
+
+#ifndef PR_SET_KSM_DOMAIN
+#define PR_SET_KSM_DOMAIN	0x4b534d44
+#define PR_KSM_DOMAIN_JOIN	1
+#endif
+/* Mode domains: reader n is in DOMAIN_BASE + 1 + n / 2, the ballast in DOMAIN_BASE. */
+#define DOMAIN_BASE	4200
+
 /* Mode alt: pairs of phases; warm-up and settling time in seconds. */
 static int alt_pairs;
 #define ALT_WARM_S	60
@@ -96,6 +108,13 @@ static void die(const char *msg)
 {
 	fprintf(stderr, "ksm_hints_bench: %s: %s\n", msg, strerror(errno));
 	exit(1);
+}
+
+/* In mode domains, put this process in merge domain @d before it registers. */
+static void join_domain(unsigned long d)
+{
+	if (domains && prctl(PR_SET_KSM_DOMAIN, PR_KSM_DOMAIN_JOIN, d, 0, 0))
+		die("PR_SET_KSM_DOMAIN");
 }
 
 static int knob_write_str(const char *name, const char *val)
@@ -340,6 +359,7 @@ static int reader(int id, int report, int go)
 	double t0, t;
 	int fd;
 
+	join_domain(DOMAIN_BASE + 1 + id / 2);
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED || !order || !place || !ref || !held ||
@@ -395,6 +415,7 @@ static int reader(int id, int report, int go)
 	_exit(0);
 }
 
+
 /*
  * The ballast: BALLAST MiB of unique mergeable pages.  With the unique
  * workload also the idle duplicates the linear scan must find: two
@@ -423,6 +444,7 @@ static pid_t start_ballast(void)
 		sigemptyset(&set);
 		sigaddset(&set, SIGTERM);
 		sigprocmask(SIG_BLOCK, &set, NULL);
+		join_domain(DOMAIN_BASE);
 		if (p == MAP_FAILED || madvise(p, total * PAGE, MADV_MERGEABLE))
 			die("ballast");
 		for (i = 0; i < pages; i++)
@@ -613,6 +635,8 @@ static void restore_knobs(void)
 	knob_write("io_hints", 0);
 	knob_write_str("advisor_mode", "none");
 	knob_write("advisor_target_scan_time", 200);
+	if (domains)
+		knob_write_str("merge_domains", "none");
 	if (smart_scan0 >= 0)
 		knob_write("smart_scan", smart_scan0);
 	if (percent0 >= 0)
@@ -641,7 +665,7 @@ static void cleanup(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: ksm_hints_bench [-w dup|unique] [-m stock|hints|advisor|alt]\n"
+		"usage: ksm_hints_bench [-w dup|unique] [-m stock|hints|advisor|domains|alt]\n"
 		"  [-n procs] [-s cap_seconds] [-M min_seconds] [-i interval_ms]\n"
 		"  [-c corpus_MiB] [-b ballast_MiB] [-I idle_MiB] [-p pages_to_scan]\n"
 		"  [-S sleep_ms] [-T advisor_target_scan_time_s] [-d (O_DIRECT)]\n"
@@ -690,7 +714,8 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	hints = !strcmp(mode, "hints");
+	domains = !strcmp(mode, "domains");
+	hints = !strcmp(mode, "hints") || domains;
 	advisor = !strcmp(mode, "advisor");
 	if (!strcmp(mode, "alt")) {
 		if (!unique || alt_pairs < 1 || alt_pairs > ALT_MAX_PAIRS)
@@ -709,6 +734,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ksm_hints_bench: kernel without io_hints\n");
 		return 1;
 	}
+	if (domains && (unique || access(KSM "merge_domains", F_OK)))
+		usage();
 
 	/* The corpus: unique pages, chunk i filled from its seed. */
 	nchunks = corpus_mib * 1024 * 1024 / CHUNK;
@@ -723,6 +750,8 @@ int main(int argc, char **argv)
 		die("stop flag");
 	if (unique)
 		target = idle_mib * 256 + idle_mib * 128 - 1;
+	else if (domains)	/* a copy less per domain: (nproc + 1) / 2 */
+		target = (nproc - (nproc + 1) / 2) * nchunks * CHUNK / PAGE;
 	else
 		target = (nproc - 1) * nchunks * CHUNK / PAGE;
 
@@ -738,6 +767,9 @@ int main(int argc, char **argv)
 		die("smart_scan");
 	knob_write("io_hints", 0);
 	knob_write_str("advisor_mode", "none");
+	/* With no KSM page left after run=2, the policy may change. */
+	if (domains && knob_write_str("merge_domains", "prctl"))
+		die("merge_domains");
 	knob_write("pages_to_scan", pages_to_scan);
 	knob_write("sleep_millisecs", sleep_ms);
 	knob_write("io_hints", hints);

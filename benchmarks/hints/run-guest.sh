@@ -23,6 +23,8 @@
 # and hints.  Run N starts the mode list at a different mode, so that no
 # mode always runs first; the pts runs come after all runs of the other
 # modes, which give them their rate (the medians of stock and hints).
+# HINTS_MODES (words) replaces the dup modes, e.g. "hints domains" (hints
+# with readers in merge domains of two); pts runs only if it names pts.
 bench=$1
 readcost=$2
 runs=$3
@@ -69,6 +71,7 @@ for cfg in "$@"; do
 		win=(-s "${HINTS_UNIQUE_SECONDS:-90}")
 	else
 		modes=(stock hints advisor)
+		[ -n "${HINTS_MODES:-}" ] && read -r -a modes <<<"${HINTS_MODES//pts/}"
 		win=(-s "$cap" -M 20)
 	fi
 	name=${cfg//:/-}
@@ -80,7 +83,8 @@ for cfg in "$@"; do
 			runlist+=("$mode:$r")
 		done
 	done
-	if [ "$work" != unique ]; then
+	if [ "$work" != unique ] &&
+	   { [ -z "${HINTS_MODES:-}" ] || [[ " $HINTS_MODES " == *" pts "* ]]; }; then
 		for ((r = 1; r <= runs; r++)); do
 			runlist+=("pts:$r")
 		done

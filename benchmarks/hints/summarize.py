@@ -80,12 +80,13 @@ def markdown(runs):
             "|---|---|---|---|---|---|---|---|---|---|"]
     for cfg in sorted(runs, key=lambda c: (c.split("-")[0], int(c.split("-")[1]),
                                            int(c.split("-")[2]), c)):
-        for m in ("stock", "hints", "pts", "advisor"):
+        for m in ("stock", "hints", "pts", "advisor", "domains"):
             lst = runs[cfg].get(m)
             if not lst:
                 continue
             label = {"pts": "stock, pages_to_scan %s" % lst[0]["pages_to_scan"],
-                     "advisor": "stock, advisor"}.get(m, m)
+                     "advisor": "stock, advisor",
+                     "domains": "hints, merge domains of 2"}.get(m, m)
             get = lambda k: [float(kv[k]) for kv in lst]
             rows.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
                 cfg, label, len(lst), cell(get("t50")), cell(get("t95")), cell(get("cpu95"), 2),
@@ -152,9 +153,10 @@ def main():
             corrupt += sum(1 for kv in lst if kv.get("data") != "ok")
         work, procs = cfg.split("-")[0], int(cfg.split("-")[1])
         n = min(len(v) for v in modes.values())
-        out.append("%s (%d runs per mode; target %s pages)" % (cfg, n, modes["stock"][0]["target"]))
+        out.append("%s (%d runs per mode; target %s)" % (cfg, n, ", ".join(
+            "%s %s pages" % (m, modes[m][0]["target"]) for m in modes)))
         meds = {}
-        for m in ("stock", "hints", "pts", "advisor"):
+        for m in ("stock", "hints", "pts", "advisor", "domains"):
             if m not in modes:
                 continue
             lst = modes[m]
@@ -166,6 +168,11 @@ def main():
             label = m if m != "pts" else "stock pages_to_scan=%s" % lst[0]["pages_to_scan"]
             if m == "advisor":
                 label = "stock advisor=scan-time"
+            if m == "domains":
+                label = "hints, merge domains of 2"
+            # ksmd CPU ms per page merged until t95 (targets differ by mode)
+            meds[m]["cpu95_per_kpage"] = med([1e6 * float(kv["cpu95"]) / (0.95 * float(kv["target"]))
+                                              for kv in lst if float(kv["cpu95"]) >= 0])
             out.append("  %-28s t50 %s s, t95 %s s, ksmd CPU to t95 %s s, CPU %s ms/s" % (
                 label, fmt(get("t50")), fmt(get("t95")), fmt(get("cpu95"), 2), fmt(get("cpu_ms_per_s"))))
             out.append("  %-28s shared at %s; CoW-broken hinted merges %s; reads %s MiB/s" % (
@@ -181,7 +188,14 @@ def main():
                      for kv in modes.get("hints", []))
         if work == "dup" and h and not pct_ok:
             out.append("  hints runs with io_hints_scan_percent 0 or unknown: no hint-budget bound")
-        if work == "dup" and h and pct_ok:
+        if work == "dup" and h and "domains" in meds:
+            dm = meds["domains"]
+            out.append("  ksmd CPU per 1000 pages merged until t95: hints %s ms, domains %s ms; "
+                       "domains / hints %s" % (
+                           "-" if h["cpu95_per_kpage"] is None else "%.1f" % h["cpu95_per_kpage"],
+                           "-" if dm["cpu95_per_kpage"] is None else "%.1f" % dm["cpu95_per_kpage"],
+                           ratio(dm["cpu95_per_kpage"], h["cpu95_per_kpage"])))
+        if work == "dup" and h and s and pct_ok:
             need = 0.95 * procs * CORPUS_PAGES
             pct = med([float(kv.get("hints_percent", DEFAULT_PERCENT)) for kv in modes["hints"]])
             per_batch = 100 * pct / 100

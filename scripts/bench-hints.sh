@@ -23,9 +23,10 @@
 #   HINTS_ALT_PERCENT io_hints_scan_percent for that run (default: as set;
 #                  0: hints recorded, never visited, a control)
 #   HINTS_MODES    modes of the dup runs instead of "stock hints advisor
-#                  pts", any of stock, hints, advisor, pts and domains
+#                  pts", any of stock, hints, advisor, pts, domains
 #                  (hints with merge_domains=prctl, readers in domains
-#                  of two: what domains cost ksmd per merged page)
+#                  of two) and pairs (its control: hints, no domains,
+#                  each pair of readers on a file of its own)
 #   FLAVOUR (bench)
 # The full default matrix takes about 5 hours; HINTS_RUNS=1 with one
 # configuration, HINTS_READCOST=0 and HINTS_ALT_PAIRS=0 about 5 minutes.

@@ -22,8 +22,10 @@
  * default of 200 s the advisor slows a scan of this size down, and merged
  * nothing in 120 s), domains (hints with merge_domains=prctl: readers 2k
  * and 2k+1 in merge domain DOMAIN_BASE + k, the ballast in one of its
- * own, so the duplicates are those within a pair); -p sets pages_to_scan
- * in any mode.
+ * own, so the duplicates are those within a pair), pairs (its control:
+ * hints, no domains, readers 2k and 2k+1 read a corpus of their own, k,
+ * so that the same pages are shared as with domains; buffered only);
+ * -p sets pages_to_scan in any mode.
  *
  * Mode alt (unique workload only): what hints that find nothing cost ksmd,
  * measured so that an emulated CPU's drift cancels.  ksmd's cost per page
@@ -81,7 +83,7 @@
 #define MAXPROC		16
 
 static int nproc = 2, cap_s = 600, min_s = 20, interval_ms = 100, direct;
-static int hints, advisor, unique, domains;
+static int hints, advisor, unique, domains, pairs;
 
 #ifndef PR_SET_KSM_DOMAIN
 #define PR_SET_KSM_DOMAIN	0x4b534d44
@@ -288,12 +290,24 @@ static void shuffle(unsigned long *v, unsigned long n, uint64_t seed)
 /* Corpus seed of chunk @i read by reader @id (all alike unless unique). */
 static uint64_t chunk_seed(int id, unsigned long i)
 {
-	return unique ? (id + 1) * 1000000ULL + i : i;
+	return unique || pairs ? (id + 1) * 1000000ULL + i : i;
+}
+
+/* The corpus reader @id reads: its own (unique), its pair's, or one. */
+static int corpus_of(int id)
+{
+	return unique ? id : pairs ? id / 2 : 0;
+}
+
+/* Corpora to make: one per reader, one per pair of readers, or one. */
+static int corpora(void)
+{
+	return unique ? nproc : pairs ? (nproc + 1) / 2 : 1;
 }
 
 static void corpus_path(char *buf, size_t size, int id)
 {
-	if (unique)
+	if (unique || pairs)
 		snprintf(buf, size, "%s-%d", corpus, id);
 	else
 		snprintf(buf, size, "%s", corpus);
@@ -369,7 +383,7 @@ static int reader(int id, int report, int go)
 	shuffle(place, nchunks, 200 + id);
 	for (i = 0; i < nplaces; i++)
 		held[i] = NONE;
-	corpus_path(path, sizeof(path), id);
+	corpus_path(path, sizeof(path), corpus_of(id));
 	fd = direct ? open(loop_path, O_RDONLY | O_DIRECT) : open(path, O_RDONLY);
 	if (fd < 0)
 		die("open corpus");
@@ -401,13 +415,13 @@ static int reader(int id, int report, int go)
 	if (read(go, &c, 1) != 1)
 		_exit(1);
 	for (i = 0; i < nplaces; i++) {
-		expect(ref, id, held[i], 0);
+		expect(ref, corpus_of(id), held[i], 0);
 		bad += !!memcmp(mem + i * CHUNK, ref, CHUNK);
 	}
 	for (i = 0; i < len; i += PAGE)
 		mem[i] ^= 0xff;
 	for (i = 0; i < nplaces; i++) {
-		expect(ref, id, held[i], 1);
+		expect(ref, corpus_of(id), held[i], 1);
 		bad += !!memcmp(mem + i * CHUNK, ref, CHUNK);
 	}
 	if (write(report, &bad, sizeof(bad)) != sizeof(bad))
@@ -665,7 +679,7 @@ static void cleanup(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: ksm_hints_bench [-w dup|unique] [-m stock|hints|advisor|domains|alt]\n"
+		"usage: ksm_hints_bench [-w dup|unique] [-m stock|hints|advisor|domains|pairs|alt]\n"
 		"  [-n procs] [-s cap_seconds] [-M min_seconds] [-i interval_ms]\n"
 		"  [-c corpus_MiB] [-b ballast_MiB] [-I idle_MiB] [-p pages_to_scan]\n"
 		"  [-S sleep_ms] [-T advisor_target_scan_time_s] [-d (O_DIRECT)]\n"
@@ -715,7 +729,8 @@ int main(int argc, char **argv)
 		}
 	}
 	domains = !strcmp(mode, "domains");
-	hints = !strcmp(mode, "hints") || domains;
+	pairs = !strcmp(mode, "pairs");
+	hints = !strcmp(mode, "hints") || domains || pairs;
 	advisor = !strcmp(mode, "advisor");
 	if (!strcmp(mode, "alt")) {
 		if (!unique || alt_pairs < 1 || alt_pairs > ALT_MAX_PAIRS)
@@ -736,10 +751,12 @@ int main(int argc, char **argv)
 	}
 	if (domains && (unique || access(KSM "merge_domains", F_OK)))
 		usage();
+	if (pairs && (unique || direct))
+		usage();
 
 	/* The corpus: unique pages, chunk i filled from its seed. */
 	nchunks = corpus_mib * 1024 * 1024 / CHUNK;
-	for (n = 0; n < (unique ? nproc : 1); n++)
+	for (n = 0; n < corpora(); n++)
 		make_corpus(n);
 	if (direct)
 		setup_loop();
@@ -750,7 +767,7 @@ int main(int argc, char **argv)
 		die("stop flag");
 	if (unique)
 		target = idle_mib * 256 + idle_mib * 128 - 1;
-	else if (domains)	/* a copy less per domain: (nproc + 1) / 2 */
+	else if (domains || pairs)	/* a copy less per pair */
 		target = (nproc - (nproc + 1) / 2) * nchunks * CHUNK / PAGE;
 	else
 		target = (nproc - 1) * nchunks * CHUNK / PAGE;
@@ -887,7 +904,7 @@ int main(int argc, char **argv)
 	restore_knobs();
 	if (loop_fd >= 0)
 		close(loop_fd);
-	for (n = 0; n < (unique ? nproc : 1); n++) {
+	for (n = 0; n < corpora(); n++) {
 		char path[128];
 
 		corpus_path(path, sizeof(path), n);

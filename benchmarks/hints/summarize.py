@@ -80,12 +80,13 @@ def markdown(runs):
             "|---|---|---|---|---|---|---|---|---|---|"]
     for cfg in sorted(runs, key=lambda c: (c.split("-")[0], int(c.split("-")[1]),
                                            int(c.split("-")[2]), c)):
-        for m in ("stock", "hints", "pts", "advisor", "domains"):
+        for m in ("stock", "hints", "pts", "advisor", "pairs", "domains"):
             lst = runs[cfg].get(m)
             if not lst:
                 continue
             label = {"pts": "stock, pages_to_scan %s" % lst[0]["pages_to_scan"],
                      "advisor": "stock, advisor",
+                     "pairs": "hints, pairs on 2 files",
                      "domains": "hints, merge domains of 2"}.get(m, m)
             get = lambda k: [float(kv[k]) for kv in lst]
             rows.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
@@ -156,7 +157,7 @@ def main():
         out.append("%s (%d runs per mode; target %s)" % (cfg, n, ", ".join(
             "%s %s pages" % (m, modes[m][0]["target"]) for m in modes)))
         meds = {}
-        for m in ("stock", "hints", "pts", "advisor", "domains"):
+        for m in ("stock", "hints", "pts", "advisor", "pairs", "domains"):
             if m not in modes:
                 continue
             lst = modes[m]
@@ -170,6 +171,8 @@ def main():
                 label = "stock advisor=scan-time"
             if m == "domains":
                 label = "hints, merge domains of 2"
+            if m == "pairs":
+                label = "hints, pairs on 2 files"
             # ksmd CPU ms per page merged until t95 (targets differ by mode)
             meds[m]["cpu95_per_kpage"] = med([1e6 * float(kv["cpu95"]) / (0.95 * float(kv["target"]))
                                               for kv in lst if float(kv["cpu95"]) >= 0])
@@ -188,13 +191,14 @@ def main():
                      for kv in modes.get("hints", []))
         if work == "dup" and h and not pct_ok:
             out.append("  hints runs with io_hints_scan_percent 0 or unknown: no hint-budget bound")
-        if work == "dup" and h and "domains" in meds:
-            dm = meds["domains"]
-            out.append("  ksmd CPU per 1000 pages merged until t95: hints %s ms, domains %s ms; "
-                       "domains / hints %s" % (
-                           "-" if h["cpu95_per_kpage"] is None else "%.1f" % h["cpu95_per_kpage"],
+        base = "pairs" if "pairs" in meds else "hints"
+        if work == "dup" and base in meds and "domains" in meds:
+            b, dm = meds[base], meds["domains"]
+            out.append("  ksmd CPU per 1000 pages merged until t95: %s %s ms, domains %s ms; "
+                       "domains / %s %s" % (
+                           base, "-" if b["cpu95_per_kpage"] is None else "%.1f" % b["cpu95_per_kpage"],
                            "-" if dm["cpu95_per_kpage"] is None else "%.1f" % dm["cpu95_per_kpage"],
-                           ratio(dm["cpu95_per_kpage"], h["cpu95_per_kpage"])))
+                           base, ratio(dm["cpu95_per_kpage"], b["cpu95_per_kpage"])))
         if work == "dup" and h and s and pct_ok:
             need = 0.95 * procs * CORPUS_PAGES
             pct = med([float(kv.get("hints_percent", DEFAULT_PERCENT)) for kv in modes["hints"]])
